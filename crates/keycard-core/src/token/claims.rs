@@ -1,0 +1,140 @@
+//! A verified token's claims.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// The kinds of token keycard mints (simplejwt's token classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Short-lived, authenticates requests.
+    Access,
+    /// Long-lived, exchanged for new access tokens.
+    Refresh,
+    /// One token that both authenticates and refreshes itself until `refresh_exp`.
+    Sliding,
+}
+
+impl TokenKind {
+    /// The value of the token type claim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+            Self::Sliding => "sliding",
+        }
+    }
+    /// Parses the token type claim's value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            "sliding" => Some(Self::Sliding),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The claims of a verified token: the ones keycard checks, typed, and every claim as JSON
+/// for the application's own (read them with [`Claims::deserialize`] or [`Claims::get`]).
+#[derive(Clone, PartialEq)]
+pub struct Claims {
+    pub(crate) kind: TokenKind,
+    pub(crate) jti: String,
+    pub(crate) user_id: String,
+    pub(crate) session: Option<String>,
+    pub(crate) exp: u64,
+    pub(crate) iat: Option<u64>,
+    pub(crate) all: Map<String, Value>,
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("kind", &self.kind)
+            .field("jti", &self.jti)
+            .field("user_id", &self.user_id)
+            .field("session", &self.session)
+            .field("exp", &self.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Claims {
+    /// The token's kind.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+    /// The token id (`jti`).
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
+    /// The user id, as a string (a legacy numeric id is carried in its text form).
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    /// The session id shared by every token of one login (absent in tokens from other issuers).
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+    /// Expiry, seconds since the epoch.
+    pub fn exp(&self) -> u64 {
+        self.exp
+    }
+    /// Issued-at, seconds since the epoch.
+    pub fn iat(&self) -> Option<u64> {
+        self.iat
+    }
+    /// One claim as JSON.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.all.get(name)
+    }
+    /// Every claim.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.all
+    }
+    /// The claims read into the application's own type.
+    ///
+    /// ```
+    /// # use keycard_core::Claims;
+    /// #[derive(serde::Deserialize)]
+    /// struct Mine { name: String }
+    /// # fn f(c: &Claims) -> Option<String> {
+    /// let mine: Mine = c.deserialize().ok()?;
+    /// # Some(mine.name) }
+    /// ```
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(serde_json::Value::Object(self.all.clone()))
+    }
+    /// Scopes from a space-separated `scope` claim and/or a `scp` claim (array or string).
+    pub fn scopes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in ["scope", "scp"] {
+            collect_words(self.all.get(name), &mut out);
+        }
+        out
+    }
+    /// Roles from a `roles` claim (array or space-separated string).
+    pub fn roles(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        collect_words(self.all.get("roles"), &mut out);
+        out
+    }
+}
+
+fn collect_words(v: Option<&Value>, out: &mut Vec<String>) {
+    match v {
+        Some(Value::String(s)) => out.extend(s.split_ascii_whitespace().map(str::to_owned)),
+        Some(Value::Array(items)) => {
+            out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,296 @@
+//! Keys by `kid`: sign with the current one, verify with any still listed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey};
+
+pub use jsonwebtoken::Algorithm;
+
+use crate::crypto::ensure_provider;
+use crate::settings::ConfigError;
+
+/// The shortest HMAC secret keycard accepts for `alg`: the size of its hash (RFC 7518 §3.2).
+pub fn min_hmac_secret_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+/// One key, pinned to exactly one algorithm, with an optional `kid`. A key with a signing
+/// half can sign; every key can verify. `Debug` never shows key material.
+#[derive(Clone)]
+pub struct Key {
+    alg: Algorithm,
+    kid: Option<Arc<str>>,
+    encoding: Option<Arc<EncodingKey>>,
+    decoding: Arc<DecodingKey>,
+    public_jwk: Option<Arc<Jwk>>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("can_sign", &self.encoding.is_some())
+            .field("material", &"******")
+            .finish()
+    }
+}
+
+const SELF_TEST_MESSAGE: &[u8] = b"keycard.self-test";
+
+impl Key {
+    /// An HMAC key (HS256/384/512) from a shared secret, refused when shorter than the hash.
+    ///
+    /// ```
+    /// use keycard_core::{Algorithm, Key};
+    /// assert!(Key::hmac(Algorithm::HS256, b"too short").is_err());
+    /// assert!(Key::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").is_ok());
+    /// ```
+    pub fn hmac(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
+        if alg.family() != AlgorithmFamily::Hmac {
+            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+        }
+        let min = min_hmac_secret_len(alg);
+        if secret.len() < min {
+            return Err(ConfigError::WeakSecret { alg: format!("{alg:?}"), min, got: secret.len() });
+        }
+        ensure_provider();
+        let encoding = EncodingKey::from_secret(secret).map_err(|_| bad_key("HMAC secret"))?;
+        let decoding = DecodingKey::from_secret(secret).map_err(|_| bad_key("HMAC secret"))?;
+        Self::finish(alg, Some(encoding), decoding, None)
+    }
+
+    /// A signing key from a private key in PEM (PKCS#8 for EC and Ed25519; PKCS#1 or PKCS#8
+    /// for RSA). The public half is derived from it.
+    pub fn private_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, ConfigError> {
+        ensure_provider();
+        let encoding = match alg.family() {
+            AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(pem),
+            AlgorithmFamily::Ec => EncodingKey::from_ec_pem(pem),
+            AlgorithmFamily::Ed => EncodingKey::from_ed_pem(pem),
+            AlgorithmFamily::Hmac => {
+                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            }
+        }
+        .map_err(|_| bad_key("private key PEM"))?;
+        Self::from_encoding(alg, encoding)
+    }
+
+    /// A signing key from a private key in DER (PKCS#1 RSA, PKCS#8 EC or Ed25519).
+    pub fn private_der(alg: Algorithm, der: &[u8]) -> Result<Self, ConfigError> {
+        ensure_provider();
+        let encoding = match alg.family() {
+            AlgorithmFamily::Rsa => EncodingKey::from_rsa_der(der),
+            AlgorithmFamily::Ec => EncodingKey::from_ec_der(der),
+            AlgorithmFamily::Ed => EncodingKey::from_ed_der(der),
+            AlgorithmFamily::Hmac => {
+                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            }
+        };
+        Self::from_encoding(alg, encoding)
+    }
+
+    fn from_encoding(alg: Algorithm, encoding: EncodingKey) -> Result<Self, ConfigError> {
+        let jwk = Jwk::from_encoding_key(&encoding, alg).map_err(|_| bad_key("private key"))?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| bad_key("private key"))?;
+        Self::finish(alg, Some(encoding), decoding, Some(jwk))
+    }
+
+    /// A verify-only key from a public key in PEM (SPKI, or PKCS#1 for RSA).
+    pub fn public_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, ConfigError> {
+        ensure_provider();
+        let decoding = match alg.family() {
+            AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(pem),
+            AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
+            AlgorithmFamily::Ed => DecodingKey::from_ed_pem(pem),
+            AlgorithmFamily::Hmac => {
+                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            }
+        }
+        .map_err(|_| bad_key("public key PEM"))?;
+        let jwk = Jwk::from_decoding_key(&decoding, Some(alg)).ok();
+        Self::finish(alg, None, decoding, jwk)
+    }
+
+    /// A verify-only key from a JWK. Its `alg`, when present, must equal `alg`; an `oct` (HMAC)
+    /// JWK is refused: a key never becomes an HMAC key because of what a JWK says.
+    pub fn public_jwk(alg: Algorithm, jwk: &Jwk) -> Result<Self, ConfigError> {
+        ensure_provider();
+        if alg.family() == AlgorithmFamily::Hmac {
+            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+        }
+        if let Some(key_alg) = jwk.common.key_algorithm {
+            if format!("{key_alg:?}") != format!("{alg:?}") {
+                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            }
+        }
+        let decoding = DecodingKey::from_jwk(jwk).map_err(|_| bad_key("JWK"))?;
+        if decoding.family() != alg.family() {
+            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+        }
+        let key = Self::finish(alg, None, decoding, Some(jwk.clone()))?;
+        Ok(match &jwk.common.key_id {
+            Some(kid) => key.with_kid(kid.as_str()),
+            None => key,
+        })
+    }
+
+    fn finish(
+        alg: Algorithm,
+        encoding: Option<EncodingKey>,
+        decoding: DecodingKey,
+        jwk: Option<Jwk>,
+    ) -> Result<Self, ConfigError> {
+        let key = Self {
+            alg,
+            kid: None,
+            encoding: encoding.map(Arc::new),
+            decoding: Arc::new(decoding),
+            public_jwk: jwk.filter(|_| alg.family() != AlgorithmFamily::Hmac).map(Arc::new),
+        };
+        key.self_test()?;
+        Ok(key)
+    }
+
+    /// Sign-and-verify round trip (or, for verify-only keys, a verification that must not
+    /// error): a key that cannot work is refused at start-up, not on the first request.
+    fn self_test(&self) -> Result<(), ConfigError> {
+        let what = format!("{:?} key", self.alg);
+        match &self.encoding {
+            Some(enc) => {
+                let sig = jsonwebtoken::crypto::sign(SELF_TEST_MESSAGE, enc, self.alg)
+                    .map_err(|_| ConfigError::KeySelfTest { key: what.clone() })?;
+                match jsonwebtoken::crypto::verify(&sig, SELF_TEST_MESSAGE, &self.decoding, self.alg) {
+                    Ok(true) => Ok(()),
+                    _ => Err(ConfigError::KeySelfTest { key: what }),
+                }
+            }
+            None => jsonwebtoken::crypto::verify("AAAA", SELF_TEST_MESSAGE, &self.decoding, self.alg)
+                .map(|_| ())
+                .map_err(|_| ConfigError::KeySelfTest { key: what }),
+        }
+    }
+
+    /// Names this key with a `kid`; tokens it signs carry it.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(Arc::from(kid.into()));
+        self
+    }
+
+    /// The algorithm this key is pinned to.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+    /// The key id.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+    /// Whether this key can sign.
+    pub fn can_sign(&self) -> bool {
+        self.encoding.is_some()
+    }
+    /// The public JWK of an asymmetric key (never for HMAC keys, never with private members).
+    pub fn public_jwk_value(&self) -> Option<Jwk> {
+        let mut jwk = (**self.public_jwk.as_ref()?).clone();
+        jwk.common.key_id = self.kid.as_deref().map(str::to_owned);
+        Some(jwk)
+    }
+    pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
+        self.encoding.as_deref()
+    }
+    pub(crate) fn decoding(&self) -> &DecodingKey {
+        &self.decoding
+    }
+}
+
+fn bad_key(what: &'static str) -> ConfigError {
+    ConfigError::BadKey { what }
+}
+
+/// The keys of a service: one current signing key and any number of keys still accepted for
+/// verification (rotation without logging everyone out). The algorithm allow-list is the set
+/// of the keys' algorithms — never what a token says.
+///
+/// ```
+/// use keycard_core::{Algorithm, Key, KeySet};
+/// let old = Key::hmac(Algorithm::HS256, &[1u8; 32]).unwrap().with_kid("2025");
+/// let new = Key::hmac(Algorithm::HS256, &[2u8; 32]).unwrap().with_kid("2026");
+/// let keys = KeySet::new(new).unwrap().with_verifier(old).unwrap();
+/// assert_eq!(keys.signing_key().kid(), Some("2026"));
+/// assert_eq!(keys.len(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    signing: usize,
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    /// A set whose current signing key is `signing`.
+    pub fn new(signing: Key) -> Result<Self, ConfigError> {
+        if !signing.can_sign() {
+            return Err(ConfigError::NoSigningKey);
+        }
+        Ok(Self { signing: 0, keys: vec![signing] })
+    }
+
+    /// Adds a verify-only (or retired) key. Two keys may not share a `kid`.
+    pub fn with_verifier(mut self, key: Key) -> Result<Self, ConfigError> {
+        if key.kid.is_some() && self.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(ConfigError::DuplicateKid);
+        }
+        self.keys.push(key);
+        Ok(self)
+    }
+
+    /// The key new tokens are signed with.
+    pub fn signing_key(&self) -> &Key {
+        &self.keys[self.signing]
+    }
+
+    /// Every key, signing key first.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+        std::iter::once(&self.keys[self.signing])
+            .chain(self.keys.iter().enumerate().filter(|(i, _)| *i != self.signing).map(|(_, k)| k))
+    }
+
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always `false`: a key set has its signing key.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether some key is pinned to `alg`.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.keys.iter().any(|k| k.alg == alg)
+    }
+
+    /// The key to verify a token with, from its header's `alg` and `kid`. With a `kid`: that
+    /// key, and its algorithm must be `alg`. Without: the only key pinned to `alg`, or none
+    /// (ambiguous sets need a `kid`).
+    pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Option<&Key> {
+        match kid {
+            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid) && k.alg == alg),
+            None => {
+                let mut it = self.keys.iter().filter(|k| k.alg == alg);
+                let first = it.next()?;
+                it.next().is_none().then_some(first)
+            }
+        }
+    }
+
+    /// The public JWKS document of the asymmetric keys (HMAC secrets are never listed).
+    pub fn public_jwks(&self) -> jsonwebtoken::jwk::JwkSet {
+        jsonwebtoken::jwk::JwkSet { keys: self.keys().filter_map(Key::public_jwk_value).collect() }
+    }
+}

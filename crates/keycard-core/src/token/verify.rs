@@ -1,0 +1,320 @@
+//! Strict verification of compact JWS tokens.
+//!
+//! keycard parses the token itself — strictly — and uses jsonwebtoken only for the signature
+//! primitive, so that every rule below holds whatever the library's defaults are:
+//!
+//! 1. the size cap, before any decoding;
+//! 2. exactly three non-empty segments of unpadded base64url, canonical encoding only;
+//! 3. the header: a JSON object without duplicate members; `alg` a string naming an
+//!    algorithm of the key set (never `none`, never a case variant); `kid`, when present, a
+//!    string naming a key pinned to that algorithm; `crit`, `b64`, `zip`, `enc` refused;
+//!    `typ`, when present, `JWT` or `at+jwt`;
+//! 4. the signature, with the selected key;
+//! 5. the payload: a JSON object without duplicate members; `exp` required, a NumericDate
+//!    (integer or float) and `exp > now - leeway`; `nbf` and `iat` NumericDates when present,
+//!    not in the future beyond the leeway; `iss` and `aud` required and matched when
+//!    configured, `aud` refused when not; the token type, `jti` and user id claims required.
+//!
+//! Every failure is a [`TokenError`] from the fixed vocabulary.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::claims::{Claims, TokenKind};
+use super::keys::{Algorithm, Key};
+use crate::error::TokenError;
+use crate::settings::Settings;
+
+/// The latest NumericDate keycard accepts (9999-12-31T23:59:59Z): beyond it, a date is a
+/// crafted number, and refusing it keeps all time arithmetic far from overflow.
+pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+/// A verified token: its claims and the key that verified it.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The claims.
+    pub claims: Claims,
+    /// The algorithm of the verifying key.
+    pub alg: Algorithm,
+    /// The `kid` of the verifying key.
+    pub kid: Option<String>,
+}
+
+/// Verifies tokens against [`Settings`].
+///
+/// ```
+/// use keycard_core::{Settings, TokenError, TokenKind, token::Verifier};
+/// use std::sync::Arc;
+/// let settings = Arc::new(Settings::builder().hmac_secret([7u8; 32]).build().unwrap());
+/// let v = Verifier::new(settings);
+/// assert_eq!(v.verify(b"not.a.token", &[TokenKind::Access], false).unwrap_err(), TokenError::Malformed);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    settings: Arc<Settings>,
+}
+
+impl Verifier {
+    /// A verifier for these settings.
+    pub fn new(settings: Arc<Settings>) -> Self {
+        Self { settings }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// Verifies `token` as one of `kinds` (any kind when empty). `allow_expired` skips only the
+    /// `exp` check (for refreshing a sliding token, whose own limit is `refresh_exp`).
+    pub fn verify(&self, token: &[u8], kinds: &[TokenKind], allow_expired: bool) -> Result<Verified, TokenError> {
+        let s = &*self.settings;
+        if token.len() > s.max_token_size {
+            return Err(TokenError::TooLarge);
+        }
+        let (header_b64, payload_b64, sig_b64) = split(token)?;
+
+        let header = decode_object(header_b64)?;
+        let (alg, key) = self.select_key(&header)?;
+
+        // Segments are proven ASCII by `split`.
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        let sig = std::str::from_utf8(sig_b64).map_err(|_| TokenError::Malformed)?;
+        // Canonical base64url only: no bits may hide in the last character.
+        URL_SAFE_NO_PAD.decode(sig).map_err(|_| TokenError::Malformed)?;
+        match jsonwebtoken::crypto::verify(sig, signing_input, key.decoding(), alg) {
+            Ok(true) => {}
+            _ => return Err(TokenError::Signature),
+        }
+
+        let payload = decode_object(payload_b64)?;
+        let claims = self.check_claims(payload, kinds, allow_expired)?;
+        Ok(Verified { claims, alg, kid: key.kid().map(str::to_owned) })
+    }
+
+    fn select_key(&self, header: &Map<String, Value>) -> Result<(Algorithm, &Key), TokenError> {
+        for refused in ["crit", "b64", "zip", "enc"] {
+            if header.contains_key(refused) {
+                return Err(TokenError::HeaderParameter);
+            }
+        }
+        match header.get("typ") {
+            None => {}
+            Some(Value::String(t))
+                if ["jwt", "at+jwt", "application/jwt", "application/at+jwt"]
+                    .iter()
+                    .any(|ok| t.eq_ignore_ascii_case(ok)) => {}
+            Some(_) => return Err(TokenError::HeaderParameter),
+        }
+        let alg = match header.get("alg") {
+            Some(Value::String(name)) => name.parse::<Algorithm>().map_err(|_| TokenError::Algorithm)?,
+            _ => return Err(TokenError::Algorithm),
+        };
+        if !self.settings.keys.allows(alg) {
+            return Err(TokenError::Algorithm);
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(TokenError::Malformed),
+        };
+        let key = self.settings.keys.select(alg, kid).ok_or(TokenError::UnknownKey)?;
+        Ok((alg, key))
+    }
+
+    fn check_claims(
+        &self,
+        all: Map<String, Value>,
+        kinds: &[TokenKind],
+        allow_expired: bool,
+    ) -> Result<Claims, TokenError> {
+        let s = &*self.settings;
+        let now = s.now();
+        let leeway = s.leeway;
+
+        let exp = numeric_date(all.get("exp").ok_or(TokenError::MissingClaim)?)?;
+        if !allow_expired && exp.saturating_add(leeway) <= now {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = all.get("nbf") {
+            if numeric_date(nbf)? > now.saturating_add(leeway) {
+                return Err(TokenError::NotYetValid);
+            }
+        }
+        let iat = match all.get("iat") {
+            Some(v) => {
+                let iat = numeric_date(v)?;
+                if iat > now.saturating_add(leeway) {
+                    return Err(TokenError::IssuedInFuture);
+                }
+                Some(iat)
+            }
+            None => None,
+        };
+        if let Some(expected) = &s.issuer {
+            match all.get("iss") {
+                Some(Value::String(iss)) if iss == expected => {}
+                _ => return Err(TokenError::Issuer),
+            }
+        }
+        match (&s.audience, all.get("aud")) {
+            (None, None) => {}
+            (None, Some(_)) | (Some(_), None) => return Err(TokenError::Audience),
+            (Some(expected), Some(aud)) => {
+                let ok = match aud {
+                    Value::String(a) => expected.accepts(a),
+                    Value::Array(items) => {
+                        !items.is_empty()
+                            && items.iter().all(Value::is_string)
+                            && items.iter().filter_map(Value::as_str).any(|a| expected.accepts(a))
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(TokenError::Audience);
+                }
+            }
+        }
+        let kind = match all.get(&s.token_type_claim) {
+            None => return Err(TokenError::MissingClaim),
+            Some(Value::String(t)) => TokenKind::parse(t).ok_or(TokenError::WrongType)?,
+            Some(_) => return Err(TokenError::InvalidClaim),
+        };
+        if !kinds.is_empty() && !kinds.contains(&kind) {
+            return Err(TokenError::WrongType);
+        }
+        let jti = match all.get(&s.jti_claim) {
+            None => return Err(TokenError::MissingClaim),
+            Some(Value::String(j)) if !j.is_empty() && j.len() <= 256 => j.clone(),
+            Some(_) => return Err(TokenError::InvalidClaim),
+        };
+        let user_id = match all.get(&s.user_id_claim) {
+            None => return Err(TokenError::MissingClaim),
+            Some(Value::String(u)) if !u.is_empty() && u.len() <= 256 => u.clone(),
+            // Legacy tokens carry numeric ids; they name the same user as the string form.
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+            Some(_) => return Err(TokenError::InvalidClaim),
+        };
+        let session = match all.get(&s.session_claim) {
+            None => None,
+            Some(Value::String(sid)) if !sid.is_empty() && sid.len() <= 256 => Some(sid.clone()),
+            Some(_) => return Err(TokenError::InvalidClaim),
+        };
+        if kind == TokenKind::Sliding {
+            numeric_date(all.get(&s.sliding_refresh_exp_claim).ok_or(TokenError::MissingClaim)?)?;
+        }
+        Ok(Claims { kind, jti, user_id, session, exp, iat, all })
+    }
+}
+
+/// Splits a compact JWS into its three segments, refusing anything but base64url characters.
+fn split(token: &[u8]) -> Result<(&[u8], &[u8], &[u8]), TokenError> {
+    let mut dots = [0usize; 2];
+    let mut n = 0;
+    for (i, &b) in token.iter().enumerate() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
+            b'.' if n < 2 => {
+                dots[n] = i;
+                n += 1;
+            }
+            _ => return Err(TokenError::Malformed),
+        }
+    }
+    if n != 2 {
+        return Err(TokenError::Malformed);
+    }
+    let (h, p, s) = (&token[..dots[0]], &token[dots[0] + 1..dots[1]], &token[dots[1] + 1..]);
+    if h.is_empty() || p.is_empty() || s.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    Ok((h, p, s))
+}
+
+/// A JSON object whose top-level members are unique: with duplicates, which one a reader
+/// takes is a parser's choice, and a verifier and an application must never disagree.
+struct StrictObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<StrictObject, A::Error> {
+                let mut out = Map::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom("duplicate member"));
+                    }
+                    let v: Value = m.next_value()?;
+                    out.insert(k, v);
+                }
+                Ok(StrictObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn decode_object(b64: &[u8]) -> Result<Map<String, Value>, TokenError> {
+    let bytes = URL_SAFE_NO_PAD.decode(b64).map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice::<StrictObject>(&bytes).map(|o| o.0).map_err(|_| TokenError::Malformed)
+}
+
+/// Reads a NumericDate (RFC 7519 §2: integer or not), floored to whole seconds. Negative,
+/// non-finite and absurdly large values are invalid claims.
+fn numeric_date(v: &Value) -> Result<u64, TokenError> {
+    let Value::Number(n) = v else { return Err(TokenError::InvalidClaim) };
+    let secs = if let Some(u) = n.as_u64() {
+        u
+    } else if let Some(f) = n.as_f64() {
+        if !f.is_finite() || f < 0.0 || f > MAX_NUMERIC_DATE as f64 {
+            return Err(TokenError::InvalidClaim);
+        }
+        // In range and finite: the cast is exact up to the fraction it drops.
+        f.floor() as u64
+    } else {
+        return Err(TokenError::InvalidClaim);
+    };
+    if secs > MAX_NUMERIC_DATE {
+        return Err(TokenError::InvalidClaim);
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_refuses_everything_but_three_base64url_segments() {
+        assert!(split(b"a.b.c").is_ok());
+        for bad in [&b"a.b"[..], b"a.b.c.d", b"a.b.", b".b.c", b"a..c", b"a.b.c=", b"a+.b.c", b"a.b.c ", b"a.\"b.c", b"a.b.\xc3\xa9"] {
+            assert_eq!(split(bad).unwrap_err(), TokenError::Malformed, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let b64 = URL_SAFE_NO_PAD.encode(br#"{"exp":1,"exp":2}"#);
+        assert_eq!(decode_object(b64.as_bytes()).unwrap_err(), TokenError::Malformed);
+    }
+
+    #[test]
+    fn numeric_dates() {
+        use serde_json::json;
+        assert_eq!(numeric_date(&json!(1_900_000_000)).unwrap(), 1_900_000_000);
+        assert_eq!(numeric_date(&json!(1.9e9)).unwrap(), 1_900_000_000);
+        for bad in [json!("soon"), json!(null), json!(-1), json!(1e300), json!(18446744073709551615u64), json!(true)] {
+            assert_eq!(numeric_date(&bad).unwrap_err(), TokenError::InvalidClaim, "{bad}");
+        }
+    }
+}
