@@ -205,6 +205,22 @@ impl TokenService {
         now + longest.as_secs() + s.leeway
     }
 
+    /// Until when the store must remember a presented token: as long as the verifier would
+    /// still accept it — its `exp`, or for a sliding token its `refresh_exp` (it can be
+    /// refreshed after `exp`), plus the leeway. A record forgotten earlier lets a spent token
+    /// be spent again, or a blacklisted one come back (tokens minted elsewhere carry no
+    /// session id, so the jti record is their only guard).
+    fn keep_until(&self, claims: &Claims) -> u64 {
+        let s = self.s();
+        let mut until = claims.exp();
+        if claims.kind() == TokenKind::Sliding {
+            // The verifier proved the claim a NumericDate within range.
+            let refresh_exp = claims.get(&s.sliding_refresh_exp_claim).and_then(Value::as_f64).unwrap_or(0.0) as u64;
+            until = until.max(refresh_exp);
+        }
+        until.saturating_add(s.leeway)
+    }
+
     /// Signs `claims` with the current signing key.
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, AuthError> {
         let key = self.s().keys.signing_key();
@@ -278,7 +294,9 @@ impl TokenService {
     async fn record(&self, claims: &Map<String, Value>, user_id: &str, session: &str, exp: u64) -> Result<(), AuthError> {
         if let Some(store) = &self.0.store {
             let jti = claims.get(&self.s().jti_claim).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let rec = TokenRecord { jti, session: session.to_owned(), user_id: user_id.to_owned(), expires_at: exp };
+            // Kept through the leeway, like every record (see `keep_until`).
+            let expires_at = exp.saturating_add(self.s().leeway);
+            let rec = TokenRecord { jti, session: session.to_owned(), user_id: user_id.to_owned(), expires_at };
             store.record_issued(&rec).await.map_err(unavailable)?;
         }
         Ok(())
@@ -370,7 +388,7 @@ impl TokenService {
 
     async fn revoke(&self, claims: &Claims) -> Result<(), AuthError> {
         let Some(store) = &self.0.store else { return Ok(()) };
-        store.blacklist(claims.jti(), claims.exp()).await.map_err(unavailable)?;
+        store.blacklist(claims.jti(), self.keep_until(claims)).await.map_err(unavailable)?;
         if let Some(session) = claims.session() {
             store.revoke_session(session, self.session_until(self.s().now())).await.map_err(unavailable)?;
         }
@@ -398,7 +416,7 @@ impl TokenService {
             // Builder guarantees a store whenever rotation is on.
             let store = self.0.store.as_ref().ok_or(AuthError::ServiceUnavailable)?;
             let outcome = store
-                .spend(claims.jti(), claims.session(), claims.exp(), self.session_until(now))
+                .spend(claims.jti(), claims.session(), self.keep_until(&claims), self.session_until(now))
                 .await
                 .map_err(unavailable)?;
             match outcome {
@@ -439,7 +457,7 @@ impl TokenService {
             .map_err(AuthError::invalid_token)?
             .claims;
         self.check_not_revoked(&claims, true).await?;
-        if !store.blacklist(claims.jti(), claims.exp()).await.map_err(unavailable)? {
+        if !store.blacklist(claims.jti(), self.keep_until(&claims)).await.map_err(unavailable)? {
             return Err(AuthError::invalid_token(TokenError::Blacklisted));
         }
         if let Some(session) = claims.session() {
