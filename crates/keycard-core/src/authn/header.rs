@@ -2,7 +2,9 @@
 
 /// What a header lookup found. Several headers of one name are an answer of their own:
 /// which one counts would be a guess, so keycard refuses to guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Debug` shows the length of a value, never its bytes: they are usually a credential.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum HeaderLookup<'a> {
     /// No such header.
     Missing,
@@ -31,7 +33,9 @@ impl HeaderSource for http::HeaderMap {
 }
 
 /// The credentials in an authorization-style header value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Debug` redacts the credential (`Value(******)`), so logging a parse result leaks nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Credentials<'a> {
     /// Empty, or another scheme: not for this authenticator.
     NotMine,
@@ -42,6 +46,27 @@ pub enum Credentials<'a> {
     Missing,
     /// The scheme matched and more than one value follows (spaces or commas inside).
     Several,
+}
+
+impl std::fmt::Debug for HeaderLookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing => f.write_str("Missing"),
+            Self::One(v) => write!(f, "One(<{} bytes>)", v.len()),
+            Self::Many => f.write_str("Many"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotMine => f.write_str("NotMine"),
+            Self::Value(_) => f.write_str("Value(******)"),
+            Self::Missing => f.write_str("Missing"),
+            Self::Several => f.write_str("Several"),
+        }
+    }
 }
 
 fn is_ws(b: &u8) -> bool {
