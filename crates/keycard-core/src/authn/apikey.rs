@@ -75,7 +75,12 @@ impl Authenticator for TokenAuthentication {
         };
         let value = match head.headers.lookup(self.header.as_str()) {
             HeaderLookup::Missing => return Box::pin(std::future::ready(Outcome::NotMine)),
-            HeaderLookup::Many => return failed("Invalid token header. The header must be sent once."),
+            // As in the other built-ins: several headers are `bad_authorization_header`.
+            HeaderLookup::Many => {
+                return Box::pin(std::future::ready(Outcome::Failed(AuthError::bad_header(
+                    "Invalid token header. The header must be sent once.",
+                ))));
+            }
             HeaderLookup::One(v) => v,
         };
         match parse_credentials(value, &self.keyword) {

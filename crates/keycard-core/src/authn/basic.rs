@@ -66,9 +66,10 @@ impl Authenticator for BasicAuthentication {
     fn authenticate<'a>(&'a self, head: &'a RequestHead<'_>) -> BoxFuture<'a, Outcome> {
         let value = match head.headers.lookup("authorization") {
             HeaderLookup::Missing => return Box::pin(std::future::ready(Outcome::NotMine)),
+            // A transport problem, not a credential one: the same code as the JWT authenticator's,
+            // so two headers answer alike whichever built-in comes first.
             HeaderLookup::Many => {
-                return Box::pin(std::future::ready(Outcome::Failed(AuthError::failed(
-                    CODE,
+                return Box::pin(std::future::ready(Outcome::Failed(AuthError::bad_header(
                     "Invalid basic header. Authorization header must be sent once.",
                 ))));
             }
