@@ -5,7 +5,7 @@
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::error::AuthError;
+use crate::error::{AuthError, Challenge};
 use crate::token::TokenService;
 
 /// One of the token endpoints (simplejwt's views).
@@ -159,6 +159,16 @@ pub async fn handle(tokens: &TokenService, endpoint: Endpoint, body: &[u8]) -> E
         if let AuthError::Misconfigured { detail } = &e {
             tracing::error!(target: "keycard::endpoints", "{detail}");
         }
-        EndpointResponse::error(&e)
+        // The token service's errors carry no challenge, and the 401 family without one is a
+        // 403 (AU7). These views challenge like simplejwt's (`Bearer realm="api"`, the first
+        // header type), so a rejected token is 401 `token_not_valid` here as on every route.
+        EndpointResponse::error(&e.with_challenge(Some(challenge(tokens))))
     })
+}
+
+fn challenge(tokens: &TokenService) -> Challenge {
+    let s = tokens.settings();
+    // The settings builder guarantees at least one header type.
+    let scheme = s.header_types().first().cloned().unwrap_or_else(|| "Bearer".to_owned());
+    Challenge::new(scheme, s.realm().to_owned(), true)
 }
