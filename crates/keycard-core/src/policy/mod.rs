@@ -11,8 +11,14 @@
 //! - `A | B`: either may allow; when both deny, the *first* denial is the answer. At object
 //!   level, `A | B` allows when `(A.view ∧ A.object) ∨ (B.view ∧ B.object)` — never
 //!   `A.object ∨ B.object`, which would let a view-level denial through.
-//! - `!A`: allows what `A` denies, at view level and at object level (DRF's `~`). Its
-//!   denial is the default message and code.
+//! - `!A`: allows what `A` denies (DRF's `~`). At view level that is `¬A.view`; at object
+//!   level it is `¬A.object` alone — `A`'s view-level answer is not consulted there, exactly
+//!   as in DRF's `NOT`. Two consequences to mind: a policy without an object check
+//!   (`IsAdmin`, `HasScope`… allow every object) negates to one that denies *every* object,
+//!   so `IsAuthenticated & !IsAdmin` refuses every object check; and an object-only policy
+//!   ([`object_policy`]: allows every request at view level) negates to one that denies every
+//!   request. Negate view-level policies on routes without object checks, or write the
+//!   inverse as a policy of its own. `!A`'s denial is the default message and code.
 //!
 //! ```
 //! use keycard_core::{IsAdmin, IsAuthenticated, HasScope, Policy, PolicyContext, Identity, User};
@@ -360,7 +366,8 @@ impl<A: Policy, B: Policy> Policy for Or<A, B> {
     }
 }
 
-/// `!A`.
+/// `!A`: `¬A.view` at view level, `¬A.object` alone at object level (DRF's `NOT`; see the
+/// [module docs](self) for what that means for policies without an object check).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Not<A>(pub A);
 impl<A: Policy> Policy for Not<A> {
