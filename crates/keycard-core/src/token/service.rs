@@ -422,7 +422,8 @@ impl TokenService {
             match outcome {
                 SpendOutcome::Spent => {}
                 SpendOutcome::Reused => {
-                    tracing::warn!(target: "keycard::token", user_id = %claims.user_id(), "refresh token reuse detected; session revoked");
+                    // `?`, not `%`: Debug escapes CR/LF and ANSI escapes a user id may carry.
+                    tracing::warn!(target: "keycard::token", user_id = ?claims.user_id(), "refresh token reuse detected; session revoked");
                     return Err(AuthError::invalid_token(TokenError::Reused));
                 }
                 SpendOutcome::Revoked => return Err(AuthError::invalid_token(TokenError::Blacklisted)),
