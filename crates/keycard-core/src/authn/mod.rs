@@ -89,6 +89,52 @@ impl AuthOutcome {
         let ctx = crate::PolicyContext::new(method, path, self.identity.as_ref());
         crate::policy::enforce_object(policy, &ctx, object, self.challenge.as_ref())
     }
+
+    /// The caller, for extractors that need one (`Identity`): anonymous → 401
+    /// `not_authenticated` with the chain's challenge (403 without one).
+    pub fn require_identity(&self) -> Result<&Identity, AuthError> {
+        self.identity.as_ref().ok_or_else(|| AuthError::not_authenticated(self.challenge.clone()))
+    }
+
+    /// The verified token's claims read into the application's type `T`, for `Claims<T>`
+    /// extractors. Anonymous, or authenticated without a token (Basic, API key) → 401
+    /// `not_authenticated`: this route needs a token. Claims that do not fit `T` → 401
+    /// `token_not_valid` ("Token has an invalid claim"): the token is not one this route accepts.
+    ///
+    /// ```
+    /// use keycard_core::{AuthOutcome, Challenge, Identity, InMemoryUserStore, Settings, TokenService, User};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Mine { user_id: String }
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct NeedsTenant { #[allow(dead_code)] tenant: String }
+    ///
+    /// let user = User::new("1", "alice");
+    /// let tokens = TokenService::builder(Settings::builder().hmac_secret([4u8; 32]).build().unwrap())
+    ///     .users(InMemoryUserStore::new())
+    ///     .build()
+    ///     .unwrap();
+    /// let claims = tokens.verify_access(&tokens.obtain_for(&user).await.unwrap().access).await.unwrap();
+    /// let challenge = Some(Challenge::bearer("api"));
+    /// let with_token = AuthOutcome { identity: Some(Identity::from_token(user.clone(), claims, "jwt")), challenge: challenge.clone() };
+    /// assert_eq!(with_token.claims_as::<Mine>().unwrap().user_id, "1");
+    /// assert_eq!(with_token.claims_as::<NeedsTenant>().unwrap_err().code(), "token_not_valid");
+    ///
+    /// let basic = AuthOutcome { identity: Some(Identity::from_user(user, "basic")), challenge: challenge.clone() };
+    /// assert_eq!(basic.claims_as::<Mine>().unwrap_err().code(), "not_authenticated");
+    /// let anonymous = AuthOutcome { identity: None, challenge };
+    /// assert_eq!(anonymous.claims_as::<Mine>().unwrap_err().status(), 401);
+    /// # });
+    /// ```
+    pub fn claims_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, AuthError> {
+        let claims = self
+            .require_identity()?
+            .claims()
+            .ok_or_else(|| AuthError::not_authenticated(self.challenge.clone()))?;
+        claims.deserialize().map_err(|_| {
+            AuthError::invalid_token(crate::error::TokenError::InvalidClaim).with_challenge(self.challenge.clone())
+        })
+    }
 }
 
 /// An authenticator's answer.
