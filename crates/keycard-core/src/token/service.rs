@@ -202,7 +202,7 @@ impl TokenService {
     fn session_until(&self, now: u64) -> u64 {
         let s = self.s();
         let longest = s.refresh_lifetime.max(s.sliding_refresh_lifetime).max(s.access_lifetime);
-        now + longest.as_secs() + s.leeway
+        now.saturating_add(longest.as_secs()).saturating_add(s.leeway)
     }
 
     /// Until when the store must remember a presented token: as long as the verifier would
@@ -272,7 +272,7 @@ impl TokenService {
     fn stamp(&self, mut c: Map<String, Value>, kind: TokenKind, lifetime: u64, now: u64, new_jti: bool) -> Map<String, Value> {
         let s = self.s();
         c.insert(s.token_type_claim.clone(), kind.as_str().into());
-        c.insert("exp".into(), (now + lifetime).into());
+        c.insert("exp".into(), now.saturating_add(lifetime).into());
         c.insert("iat".into(), now.into());
         if new_jti || !c.contains_key(&s.jti_claim) {
             c.insert(s.jti_claim.clone(), random_id().into());
@@ -323,7 +323,7 @@ impl TokenService {
         let session = random_id();
         let lifetime = self.s().refresh_lifetime.as_secs();
         let refresh = self.stamp(self.base_claims(user, &session), TokenKind::Refresh, lifetime, now, true);
-        self.record(&refresh, &user.id, &session, now + lifetime).await?;
+        self.record(&refresh, &user.id, &session, now.saturating_add(lifetime)).await?;
         Ok(TokenPair { access: self.access_from(&refresh, now)?, refresh: Some(self.sign(&refresh)?) })
     }
 
@@ -432,7 +432,7 @@ impl TokenService {
         let lifetime = s.refresh_lifetime.as_secs();
         let next = self.stamp(claims.all.clone(), TokenKind::Refresh, lifetime, now, true);
         let session = claims.session().unwrap_or(claims.jti()).to_owned();
-        self.record(&next, claims.user_id(), &session, now + lifetime).await?;
+        self.record(&next, claims.user_id(), &session, now.saturating_add(lifetime)).await?;
         Ok(TokenPair { access: self.access_from(&next, now)?, refresh: Some(self.sign(&next)?) })
     }
 
@@ -478,7 +478,7 @@ impl TokenService {
         let s = self.s();
         let now = s.now();
         let session = random_id();
-        let refresh_exp = now + s.sliding_refresh_lifetime.as_secs();
+        let refresh_exp = now.saturating_add(s.sliding_refresh_lifetime.as_secs());
         let mut c = self.base_claims(user, &session);
         c.insert(s.sliding_refresh_exp_claim.clone(), refresh_exp.into());
         let c = self.stamp(c, TokenKind::Sliding, s.sliding_lifetime.as_secs(), now, true);
