@@ -4,3 +4,7 @@
 //! This facade re-exports [`keycard_core`]; the adapters come behind features.
 
 pub use keycard_core::*;
+
+/// The actix-web adapter ([`keycard_actix`]): middleware, extractors, token endpoints.
+#[cfg(feature = "actix")]
+pub use keycard_actix as actix;

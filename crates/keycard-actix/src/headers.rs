@@ -1,0 +1,40 @@
+//! actix-web's header map, as keycard's authenticators read headers.
+
+use actix_web::http::header::HeaderMap;
+use keycard_core::authn::{HeaderLookup, HeaderSource};
+
+/// actix-web's [`HeaderMap`] seen as a keycard [`HeaderSource`] (actix-web 4 uses `http` 0.2,
+/// keycard-core `http` 1, hence the newtype).
+///
+/// ```
+/// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+/// use keycard_actix::ActixHeaders;
+/// use keycard_core::authn::{HeaderLookup, HeaderSource};
+///
+/// let mut map = HeaderMap::new();
+/// map.append(HeaderName::from_static("authorization"), HeaderValue::from_static("Bearer a"));
+/// assert_eq!(ActixHeaders(&map).lookup("authorization"), HeaderLookup::One(b"Bearer a"));
+/// map.append(HeaderName::from_static("authorization"), HeaderValue::from_static("Bearer b"));
+/// assert_eq!(ActixHeaders(&map).lookup("authorization"), HeaderLookup::Many);
+/// assert_eq!(ActixHeaders(&map).lookup("x-api-key"), HeaderLookup::Missing);
+/// ```
+#[derive(Clone, Copy)]
+pub struct ActixHeaders<'a>(pub &'a HeaderMap);
+
+impl std::fmt::Debug for ActixHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values hold credentials: names only.
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl HeaderSource for ActixHeaders<'_> {
+    fn lookup(&self, name: &str) -> HeaderLookup<'_> {
+        let mut all = self.0.get_all(name);
+        match (all.next(), all.next()) {
+            (None, _) => HeaderLookup::Missing,
+            (Some(v), None) => HeaderLookup::One(v.as_bytes()),
+            (Some(_), Some(_)) => HeaderLookup::Many,
+        }
+    }
+}
