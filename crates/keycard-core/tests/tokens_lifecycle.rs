@@ -112,6 +112,51 @@ fn tk1_reusing_spent_r1_fails_and_revokes_the_whole_session() {
     });
 }
 
+/// A refresh token minted elsewhere (simplejwt, sharing the secret) carries no session id.
+fn sessionless_refresh(now: u64) -> String {
+    let mut p = access_payload(now);
+    p.insert("token_type".into(), "refresh".into());
+    p.insert("exp".into(), (now + 86_400).into());
+    p.insert("jti".into(), "5e55105e55105e55105e55105e55105e".into());
+    token_with(p)
+}
+
+#[test]
+fn tk1_reusing_a_sessionless_refresh_token_revokes_the_chain_it_started() {
+    block_on(async {
+        let clock = FrozenClock::new(T0);
+        let svc = service(rotating(&clock), &clock);
+        let r0 = sessionless_refresh(T0);
+        let p1 = svc.tokens.refresh(&r0).await.unwrap();
+        let p2 = svc.tokens.refresh(&refresh_of(&p1)).await.unwrap();
+        // The chain keycard continues is one session, named after the token that started it.
+        for t in [&p1.access, p1.refresh.as_ref().unwrap(), &p2.access, p2.refresh.as_ref().unwrap()] {
+            assert_eq!(payload(t)["sid"], "5e55105e55105e55105e55105e55105e");
+        }
+        assert_invalid(svc.tokens.refresh(&r0).await, TokenError::Reused, r0.as_bytes());
+        for a in [&p1.access, &p2.access] {
+            assert_invalid(svc.tokens.verify_access(a).await, TokenError::Blacklisted, a.as_bytes());
+        }
+        let r2 = refresh_of(&p2);
+        assert_invalid(svc.tokens.refresh(&r2).await, TokenError::Blacklisted, r2.as_bytes());
+    });
+}
+
+#[test]
+fn tk4_logout_with_a_sessionless_refresh_token_ends_the_access_tokens_minted_from_it() {
+    block_on(async {
+        for rotate in [false, true] {
+            let clock = FrozenClock::new(T0);
+            let svc = service(contract(&clock).rotate_refresh_tokens(rotate), &clock);
+            let r0 = sessionless_refresh(T0);
+            let a1 = svc.tokens.refresh(&r0).await.unwrap().access;
+            svc.tokens.verify_access(&a1).await.unwrap();
+            svc.tokens.blacklist(&r0).await.unwrap();
+            assert_invalid(svc.tokens.verify_access(&a1).await, TokenError::Blacklisted, a1.as_bytes());
+        }
+    });
+}
+
 #[test]
 fn tk1_rotation_with_no_store_is_refused_at_startup() {
     let clock = FrozenClock::new(T0);

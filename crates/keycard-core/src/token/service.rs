@@ -165,6 +165,12 @@ fn unavailable(e: StoreError) -> AuthError {
     AuthError::ServiceUnavailable
 }
 
+/// The session a token belongs to. Tokens minted elsewhere (simplejwt) carry no session id:
+/// the chain keycard continues from one of them is named after its `jti` (see `refresh`).
+fn session_of(claims: &Claims) -> &str {
+    claims.session().unwrap_or(claims.jti())
+}
+
 fn random_id() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -389,9 +395,7 @@ impl TokenService {
     async fn revoke(&self, claims: &Claims) -> Result<(), AuthError> {
         let Some(store) = &self.0.store else { return Ok(()) };
         store.blacklist(claims.jti(), self.keep_until(claims)).await.map_err(unavailable)?;
-        if let Some(session) = claims.session() {
-            store.revoke_session(session, self.session_until(self.s().now())).await.map_err(unavailable)?;
-        }
+        store.revoke_session(session_of(claims), self.session_until(self.s().now())).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -409,14 +413,21 @@ impl TokenService {
         self.check_not_revoked(&claims, false).await?;
         self.token_user(&claims).await?;
         let now = s.now();
+        // A token minted elsewhere starts a session here: what keycard mints from it carries
+        // the id, so that reuse or logout can end them all.
+        let session = session_of(&claims).to_owned();
+        let mut all = claims.all.clone();
+        if claims.session().is_none() {
+            all.insert(s.session_claim.clone(), session.as_str().into());
+        }
         if !s.rotate_refresh_tokens {
-            return Ok(TokenPair { access: self.access_from(&claims.all, now)?, refresh: None });
+            return Ok(TokenPair { access: self.access_from(&all, now)?, refresh: None });
         }
         if s.blacklist_after_rotation {
             // Builder guarantees a store whenever rotation is on.
             let store = self.0.store.as_ref().ok_or(AuthError::ServiceUnavailable)?;
             let outcome = store
-                .spend(claims.jti(), claims.session(), self.keep_until(&claims), self.session_until(now))
+                .spend(claims.jti(), Some(&session), self.keep_until(&claims), self.session_until(now))
                 .await
                 .map_err(unavailable)?;
             match outcome {
@@ -430,8 +441,7 @@ impl TokenService {
             }
         }
         let lifetime = s.refresh_lifetime.as_secs();
-        let next = self.stamp(claims.all.clone(), TokenKind::Refresh, lifetime, now, true);
-        let session = claims.session().unwrap_or(claims.jti()).to_owned();
+        let next = self.stamp(all, TokenKind::Refresh, lifetime, now, true);
         self.record(&next, claims.user_id(), &session, now.saturating_add(lifetime)).await?;
         Ok(TokenPair { access: self.access_from(&next, now)?, refresh: Some(self.sign(&next)?) })
     }
@@ -461,9 +471,7 @@ impl TokenService {
         if !store.blacklist(claims.jti(), self.keep_until(&claims)).await.map_err(unavailable)? {
             return Err(AuthError::invalid_token(TokenError::Blacklisted));
         }
-        if let Some(session) = claims.session() {
-            store.revoke_session(session, self.session_until(self.s().now())).await.map_err(unavailable)?;
-        }
+        store.revoke_session(session_of(&claims), self.session_until(self.s().now())).await.map_err(unavailable)?;
         Ok(())
     }
 
