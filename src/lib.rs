@@ -8,3 +8,12 @@ pub use keycard_core::*;
 /// The actix-web adapter ([`keycard_actix`]): middleware, extractors, token endpoints.
 #[cfg(feature = "actix")]
 pub use keycard_actix as actix;
+
+/// The tower middleware ([`keycard_tower`]): `AuthLayer` and `RequireLayer`, for any
+/// `http::Request` service (hyper, tonic, axum).
+#[cfg(feature = "tower")]
+pub use keycard_tower as tower;
+
+/// The axum adapter ([`keycard_axum`]): extractors, rejections, token endpoints.
+#[cfg(feature = "axum")]
+pub use keycard_axum as axum;
