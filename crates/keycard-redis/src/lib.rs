@@ -70,14 +70,42 @@
 //!
 //! [`is_session_revoked`](keycard_core::RevocationStore::is_session_revoked) runs on every
 //! authenticated request. It answers from a local view of the revoked sessions, kept
-//! current through pub/sub, with a staleness bound: **a session revoked on Redis, by any
-//! process, more than [`max_staleness`](RedisStoreConfig::max_staleness) (default 1 s)
-//! before a check, is seen as revoked by that check** — whatever happens to the
-//! subscription. While the view cannot promise that (starting up, subscription down,
-//! heartbeat late) a check either asks Redis directly or fails closed with
-//! `StoreError::Unavailable`, as [`WhenViewStale`] says. The module doc of the view has the
-//! argument; in short: each instance heartbeats to itself over its own subscription
-//! connection, and Redis delivers one connection's messages in order.
+//! current through pub/sub:
+//!
+//! - every revocation (logout, reuse, [`revoke_session`](keycard_core::RevocationStore::revoke_session))
+//!   is written by a Lua script that, in the same atomic step, `PUBLISH`es the session on
+//!   the prefix's revocations channel;
+//! - each store instance runs one tokio task that `SUBSCRIBE`s to that channel and to a
+//!   heartbeat channel of its own, rebuilds the view from a `SCAN` of the revoked-session
+//!   keys (so nothing revoked while it was not listening is missed), then applies every
+//!   message it receives;
+//! - every [heartbeat interval](RedisStoreConfig::heartbeat_interval) (default 250 ms) it
+//!   publishes, on its own heartbeat channel, the instant it sent the heartbeat.
+//!
+//! **The staleness bound.** Redis delivers one subscriber connection's messages in the order
+//! it executed the `PUBLISH`es, so once the heartbeat sent at instant `t` has come back,
+//! every revocation committed before `t` has been applied to the view. The view answers
+//! "not revoked" only while the newest heartbeat that came back was sent less than
+//! [`max_staleness`](RedisStoreConfig::max_staleness) ago (default 1 s). Hence: **once a
+//! revocation call has returned, on any process, every check that starts
+//! `max_staleness` later, on any process, answers "revoked" or fails with
+//! `StoreError::Unavailable` — never "not revoked"**, whatever happens to the subscription
+//! or the network. In practice a revocation reaches the other instances in well under a
+//! millisecond on one host. (On Redis Cluster, where `PUBLISH` travels over the cluster
+//! bus, add that bus's delay.)
+//!
+//! **When the view cannot answer** — starting up, subscription dropped, heartbeat late, or a
+//! server that is down or frozen — a check either asks Redis directly (one round trip, the
+//! default) or fails closed at once with `StoreError::Unavailable`, as [`WhenViewStale`]
+//! says; keycard turns `Unavailable` into 503. A session the view knows to be revoked is
+//! answered "revoked" in either mode. The task reconnects by itself (backoff 50 ms doubling
+//! to 1 s), resyncs, and the view is fresh again at the first heartbeat after the resync.
+//! The view can also be [switched off](RedisStoreConfig::local_view): every check then asks
+//! Redis.
+//!
+//! The view holds one entry per revoked session until the revocation ends (the session's
+//! longest token lifetime plus the grace); ended entries are never answered and are
+//! dropped periodically.
 
 mod config;
 mod keys;

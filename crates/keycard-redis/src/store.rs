@@ -422,12 +422,16 @@ impl RevocationStore for RedisRevocationStore {
         session: &'a str,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let view = &self.inner.view;
+        // Freshness first, then the map: a heartbeat seen fresh here was processed after
+        // every revocation it vouches for, so the map read next holds them all. (The other
+        // order could pair an old map with a newer heartbeat.)
+        let fresh = view.is_fresh();
         // A revocation only ends by expiring, so a revoked session in the view is an answer
         // even when the view is stale.
         if view.contains(session) {
             return Box::pin(ready(Ok(true)));
         }
-        if view.is_fresh() {
+        if fresh {
             return Box::pin(ready(Ok(false)));
         }
         match self.inner.config.when_view_stale {

@@ -1,29 +1,6 @@
 //! The local view of revoked sessions, and the task that keeps it current.
 //!
-//! ## How the view stays current
-//!
-//! Every revocation is written by a Lua script that, in the same atomic step, `PUBLISH`es
-//! the session on the revocations channel. Each store instance runs one task that
-//! `SUBSCRIBE`s to that channel and to a heartbeat channel of its own, then rebuilds the
-//! view from a `SCAN` of the revoked-session keys (so revocations made while it was not
-//! subscribed are not missed), then applies every message it receives.
-//!
-//! ## The staleness bound
-//!
-//! Every heartbeat interval the task publishes, on its own heartbeat channel, the instant
-//! it sends the heartbeat. Redis delivers the messages of one subscriber connection in the
-//! order it executed the `PUBLISH`es, so once the heartbeat sent at instant `t` has arrived,
-//! every revocation committed before `t` has arrived too, and is in the view. The view is
-//! *fresh* while the newest heartbeat received was sent less than `max_staleness` ago; only
-//! a fresh view answers "not revoked". So any session revoked more than `max_staleness`
-//! before a check is seen as revoked by that check, whatever happened to the subscription.
-//! (On Redis Cluster, where a `PUBLISH` travels between nodes over the cluster bus, add that
-//! bus's delay.)
-//!
-//! When the view is not fresh — not yet synced, the subscription dropped, the heartbeat
-//! late — checks follow [`WhenViewStale`](crate::WhenViewStale). The task reconnects with a
-//! backoff (50 ms doubling to 1 s) and resyncs; the view is fresh again at the first
-//! heartbeat after the resync.
+//! How it works, and the staleness bound it gives, is told in the crate documentation.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -147,6 +124,8 @@ pub(crate) struct Subscriber {
 
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Ended revocations are dropped from the view every this many heartbeats.
+const PRUNE_EVERY_TICKS: u64 = 64;
 /// How many keys one `SCAN` step asks for while resyncing.
 const SCAN_COUNT: usize = 1000;
 
@@ -188,6 +167,7 @@ impl Subscriber {
         self.view.replace(synced);
         tracing::debug!(target: "keycard::redis", sessions = n, "revocation view resynced");
 
+        let mut ticks: u64 = 0;
         let mut ticker = tokio::time::interval(self.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heartbeat = Instant::now();
@@ -219,7 +199,12 @@ impl Subscriber {
                     if let Err(e) = timed(t, publish.query_async::<i64>(&mut self.conn)).await {
                         tracing::debug!(target: "keycard::redis", error = %e, "heartbeat not sent");
                     }
-                    self.view.prune();
+                    // Checks ignore ended revocations anyway; pruning only frees memory, so
+                    // take the write lock rarely.
+                    ticks += 1;
+                    if ticks.is_multiple_of(PRUNE_EVERY_TICKS) {
+                        self.view.prune();
+                    }
                 }
             }
         }
