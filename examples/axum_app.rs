@@ -1,0 +1,191 @@
+//! The contract app (../shared/CONTRACT.md) on axum.
+//!
+//! ```text
+//! cargo run --example axum_app                       # listens on 127.0.0.1:8000
+//! KEYCARD_ADDR=127.0.0.1:9000 cargo run --example axum_app
+//! python3 ../shared/contract/check.py http://127.0.0.1:8000
+//! ```
+//!
+//! Logs go to stderr through `tracing` (`RUST_LOG` filters them; default `info`). Ctrl-C or
+//! SIGTERM stops it gracefully: requests in flight are finished first.
+
+// Shared with the actix app, whose `pub` items are crate-private here. `pub(crate)` so that
+// tests/axum_e2e.rs, which includes this file, can build the same contract.
+#[allow(unreachable_pub, dead_code)]
+#[path = "common/contract.rs"]
+pub(crate) mod contract;
+
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use keycard::policy::object_policy;
+use keycard::{
+    Authenticators, IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, TokenService, named_policy,
+};
+use keycard_axum::rejection::RequireRejection;
+use keycard_axum::{AuthLayer, Identity, Require, RequireLayer, token_router};
+use serde_json::{Value, json};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+/// A profile page, the object `CanSeeProfile` decides on.
+struct Profile {
+    name: String,
+}
+
+named_policy! {
+    /// Administrators, or the profile's owner (CONTRACT.md: `GET /api/profile/{name}/`).
+    CanSeeProfile = IsAuthenticated
+        & (IsAdmin | object_policy(|ctx, profile: &Profile| ctx.identity.is_some_and(|me| me.username() == profile.name)));
+}
+
+async fn public() -> Json<Value> {
+    Json(json!({ "public": true }))
+}
+
+async fn me(me: Identity) -> Json<Value> {
+    Json(json!({ "user_id": me.user_id(), "username": me.username() }))
+}
+
+async fn list_articles() -> Json<Value> {
+    Json(json!({ "articles": [] }))
+}
+
+async fn create_article() -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(json!({ "created": true })))
+}
+
+async fn admin() -> Json<Value> {
+    Json(json!({ "admin": true }))
+}
+
+async fn profile(
+    guard: Require<CanSeeProfile>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, RequireRejection> {
+    let profile = Profile { name };
+    guard.check_object(&profile)?;
+    Ok(Json(json!({ "profile": profile.name })))
+}
+
+/// Unknown paths: a JSON 404, as every error body of the contract is JSON (DRF's text).
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "detail": "Not found.", "code": "not_found" })),
+    )
+}
+
+/// A known path with another method: a JSON 405 (DRF's text).
+async fn method_not_allowed(method: Method) -> impl IntoResponse {
+    let detail = format!("Method \"{method}\" not allowed.");
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "detail": detail, "code": "method_not_allowed" })),
+    )
+}
+
+/// The contract's routes: the token endpoints (no authentication, as simplejwt's views), and
+/// the API behind the JWT authenticator, each route with its policy.
+pub(crate) fn app(tokens: TokenService, authenticators: Authenticators) -> Router {
+    let api = Router::new()
+        .route("/api/public/", get(public))
+        .route("/api/me/", get(me))
+        .route(
+            "/api/articles/",
+            get(list_articles)
+                .post(create_article)
+                .route_layer(RequireLayer::new(IsAuthenticatedOrReadOnly)),
+        )
+        .route(
+            "/api/admin/",
+            get(admin).route_layer(RequireLayer::new(IsAdmin)),
+        )
+        .route("/api/profile/{name}/", get(profile))
+        // `route_layer`, not `layer`: it wraps the routes above only, and runs only when one
+        // matched, so an unknown path stays a 404 whatever the credentials (case PO3).
+        .route_layer(AuthLayer::new(authenticators));
+    Router::new()
+        .nest("/api/token/", token_router(tokens))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // The request line, status and latency; never headers (they carry credentials).
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let contract::Contract {
+        addr,
+        tokens,
+        authenticators,
+    } = match contract::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            std::process::exit(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("{}", contract::try_it(bound));
+
+    if let Err(e) = axum::serve(listener, app(tokens, authenticators))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        tracing::error!("server error: {e}");
+        std::process::exit(1);
+    }
+    tracing::info!("keycard contract app stopped");
+}
