@@ -44,12 +44,15 @@ pub fn skip(test: &str, why: &str) {
     if required() {
         panic!("KEYCARD_REQUIRE_REDIS=1 but {test} cannot run: {why}");
     }
-    eprintln!(
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests, and
+    // a skip must be seen.
+    let banner = format!(
         "\n********************************************************************************\n\
          *** SKIPPED {test}: {why}\n\
          *** (start redis-server and set KEYCARD_REDIS_URL; KEYCARD_REQUIRE_REDIS=1 makes this fail)\n\
          ********************************************************************************\n"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), banner.as_bytes());
 }
 
 /// The shared server's URL when it answers a PING within a second; `None` (after saying so
