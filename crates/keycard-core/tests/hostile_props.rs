@@ -3,8 +3,11 @@
 //! arbitrary JSON in the header or the payload, correctly base64url-encoded and carrying a
 //! valid HMAC-SHA256 signature (so the checks behind the signature run too).
 
+// A failing test panics with the value: unwrap is the report. AuthError's size is the
+// library's business, not the tests'.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
+
 #[path = "tokens_support.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::sync::OnceLock;
@@ -17,17 +20,49 @@ use support::*;
 
 fn shared_verifier() -> &'static Verifier {
     static V: OnceLock<Verifier> = OnceLock::new();
-    V.get_or_init(|| verifier(contract(&FrozenClock::new(T0)).leeway(std::time::Duration::from_secs(30))))
+    V.get_or_init(|| {
+        verifier(contract(&FrozenClock::new(T0)).leeway(std::time::Duration::from_secs(30)))
+    })
 }
 
 const NAMES: &[&str] = &[
-    "alg", "typ", "kid", "crit", "b64", "zip", "enc", "cty", "jku", "x5u", "exp", "iat", "nbf", "iss", "aud", "jti",
-    "user_id", "token_type", "sid", "refresh_exp", "sub",
+    "alg",
+    "typ",
+    "kid",
+    "crit",
+    "b64",
+    "zip",
+    "enc",
+    "cty",
+    "jku",
+    "x5u",
+    "exp",
+    "iat",
+    "nbf",
+    "iss",
+    "aud",
+    "jti",
+    "user_id",
+    "token_type",
+    "sid",
+    "refresh_exp",
+    "sub",
 ];
 
 const WORDS: &[&str] = &[
-    "HS256", "hs256", "none", "RS256", "JWT", "at+jwt", "access", "refresh", "sliding", "keycard-contract",
-    "contract-api", "1", "",
+    "HS256",
+    "hs256",
+    "none",
+    "RS256",
+    "JWT",
+    "at+jwt",
+    "access",
+    "refresh",
+    "sliding",
+    "keycard-contract",
+    "contract-api",
+    "1",
+    "",
 ];
 
 fn key() -> impl Strategy<Value = String> {
@@ -39,7 +74,8 @@ fn number() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         (T0 - 400..T0 + 400).prop_map(Value::from),
-        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
         (-1e3f64..1e3).prop_map(|d| Value::from(T0 as f64 + d)),
     ]
 }
@@ -55,7 +91,8 @@ fn json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((key(), inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec((key(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
 }
@@ -98,7 +135,12 @@ fn hs256_header() -> Map<String, Value> {
 /// in the fixed vocabulary and render as a 401 without echoing the token.
 fn check(token: &[u8]) -> Vec<Result<(), TokenError>> {
     let mut out = Vec::new();
-    for kinds in [&[TokenKind::Access][..], &[TokenKind::Refresh], &[], &[TokenKind::Sliding]] {
+    for kinds in [
+        &[TokenKind::Access][..],
+        &[TokenKind::Refresh],
+        &[],
+        &[TokenKind::Sliding],
+    ] {
         for allow_expired in [false, true] {
             let r = shared_verifier().verify(token, kinds, allow_expired);
             if let Err(e) = &r {
@@ -114,7 +156,10 @@ fn check(token: &[u8]) -> Vec<Result<(), TokenError>> {
 /// When the verifier accepts, the claims really are what the rules demand.
 fn assert_accepted_claims_are_sound(payload: &Map<String, Value>) {
     let exp = &payload["exp"];
-    assert!(exp.is_number(), "accepted without a numeric exp: {payload:?}");
+    assert!(
+        exp.is_number(),
+        "accepted without a numeric exp: {payload:?}"
+    );
     assert_eq!(payload.get("iss"), Some(&Value::from(ISS)));
     assert!(payload.get("aud").is_some());
     assert!(payload["jti"].is_string());
@@ -219,7 +264,12 @@ fn service_for_props() -> &'static Svc {
     static S: OnceLock<Svc> = OnceLock::new();
     S.get_or_init(|| {
         let clock = FrozenClock::new(T0);
-        service(contract(&clock).rotate_refresh_tokens(true).blacklist_after_rotation(true), &clock)
+        service(
+            contract(&clock)
+                .rotate_refresh_tokens(true)
+                .blacklist_after_rotation(true),
+            &clock,
+        )
     })
 }
 

@@ -4,8 +4,11 @@
 //! by the code under test. Every refusal is checked as the whole "401 invalid" answer
 //! (see `support::assert_invalid_err`): exact `TokenError`, code, challenge, no leak.
 
+// A failing test panics with the value: unwrap is the report. AuthError's size is the
+// library's business, not the tests'.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
+
 #[path = "tokens_support.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
@@ -57,7 +60,10 @@ fn with_header(h: &str) -> String {
 #[test]
 fn baseline_the_good_token_is_accepted() {
     let ok = run(&good()).unwrap();
-    assert_eq!((ok.claims.user_id(), ok.claims.kind(), ok.claims.exp()), ("1", TokenKind::Access, T0 + 300));
+    assert_eq!(
+        (ok.claims.user_id(), ok.claims.kind(), ok.claims.exp()),
+        ("1", TokenKind::Access, T0 + 300)
+    );
     assert_eq!(ok.alg, keycard_core::Algorithm::HS256);
 }
 
@@ -66,7 +72,12 @@ fn baseline_the_good_token_is_accepted() {
 #[test]
 fn sx1_two_four_or_five_segments_are_invalid() {
     let (h, p, s) = parts(&good());
-    for t in [format!("{h}.{p}"), format!("{h}.{p}.{s}.{s}"), format!("{h}.{p}.{s}.{s}.{s}"), format!("{h}.{p}.{s}.")] {
+    for t in [
+        format!("{h}.{p}"),
+        format!("{h}.{p}.{s}.{s}"),
+        format!("{h}.{p}.{s}.{s}.{s}"),
+        format!("{h}.{p}.{s}."),
+    ] {
         refused(&t, TokenError::Malformed);
     }
     // Four segments where the first three are still a valid token: no prefix matching.
@@ -89,16 +100,28 @@ fn sx3_non_base64url_characters_or_padding_inside_a_segment_are_invalid() {
     let mid = p.len() / 2;
     for bad in ["+", "/", " ", "\n", "=", "==", "\t", "\r\n"] {
         refused(&format!("{h}{bad}.{p}.{s}"), TokenError::Malformed);
-        refused(&format!("{h}.{}{bad}{}.{s}", &p[..mid], &p[mid..]), TokenError::Malformed);
+        refused(
+            &format!("{h}.{}{bad}{}.{s}", &p[..mid], &p[mid..]),
+            TokenError::Malformed,
+        );
         refused(&format!("{h}.{p}.{s}{bad}"), TokenError::Malformed);
         // Re-signed over the altered text, so only the encoding rule can refuse it.
         let altered = format!("{}{bad}{}", &p[..mid], &p[mid..]);
         refused(&craft_segments(&h, &altered), TokenError::Malformed);
     }
     // Standard base64 (`+`/`/`) of the same bytes, validly signed.
-    let std_header = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, br#"{"alg":"HS256","x":"???>>>"}"#);
-    assert!(std_header.contains('/') && std_header.contains('+'), "{std_header}");
-    refused(&craft_segments(&std_header.replace('=', ""), &p), TokenError::Malformed);
+    let std_header = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        br#"{"alg":"HS256","x":"???>>>"}"#,
+    );
+    assert!(
+        std_header.contains('/') && std_header.contains('+'),
+        "{std_header}"
+    );
+    refused(
+        &craft_segments(&std_header.replace('=', ""), &p),
+        TokenError::Malformed,
+    );
     // The same header in base64url is fine: only the alphabet was refused.
     run(&craft_segments(&b64(r#"{"alg":"HS256","x":"???>>>"}"#), &p)).unwrap();
 }
@@ -108,7 +131,10 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// Flips the lowest bit of the last character: for a segment whose length is not a multiple
 /// of four, those bits lie beyond the data and a canonical encoder writes them as zero.
 fn flip_low_bit_of_last_char(seg: &str) -> String {
-    assert_ne!(seg.len() % 4, 0, "this segment has no spare bits");
+    assert!(
+        !seg.len().is_multiple_of(4),
+        "this segment has no spare bits"
+    );
     let last = *seg.as_bytes().last().unwrap();
     let i = ALPHABET.iter().position(|c| *c == last).unwrap();
     let mut out = seg[..seg.len() - 1].to_owned();
@@ -121,35 +147,56 @@ fn sx3_last_character_changed_in_its_low_bits_is_invalid() {
     let (h, p, s) = parts(&good());
     // HS256: 32 bytes → 43 characters, the last one carrying 4 spare bits.
     assert_eq!(s.len(), 43);
-    refused(&format!("{h}.{p}.{}", flip_low_bit_of_last_char(&s)), TokenError::Malformed);
+    refused(
+        &format!("{h}.{p}.{}", flip_low_bit_of_last_char(&s)),
+        TokenError::Malformed,
+    );
     // A header of 16 bytes (22 characters, 4 spare bits), re-signed so only the rule refuses it.
     let h16 = b64(r#"{"alg":"HS256" }"#);
     assert_eq!(h16.len(), 22);
     run(&craft_segments(&h16, &p)).unwrap();
-    refused(&craft_segments(&flip_low_bit_of_last_char(&h16), &p), TokenError::Malformed);
+    refused(
+        &craft_segments(&flip_low_bit_of_last_char(&h16), &p),
+        TokenError::Malformed,
+    );
     // Same for the payload, padded to a length with spare bits.
     let mut pl = access_payload(T0);
     let mut n = 0;
     let p2 = loop {
         pl.insert("x".into(), "y".repeat(n).into());
         let e = b64(Value::Object(pl.clone()).to_string());
-        if e.len() % 4 != 0 {
+        if !e.len().is_multiple_of(4) {
             break e;
         }
         n += 1;
     };
     run(&craft_segments(&h, &p2)).unwrap();
-    refused(&craft_segments(&h, &flip_low_bit_of_last_char(&p2)), TokenError::Malformed);
+    refused(
+        &craft_segments(&h, &flip_low_bit_of_last_char(&p2)),
+        TokenError::Malformed,
+    );
 }
 
 #[test]
 fn sx4_header_array_string_empty_or_bom_prefixed_is_invalid() {
-    for h in ["[]", "\"x\"", "", "null", "1", "{", "\u{feff}{\"alg\":\"HS256\",\"typ\":\"JWT\"}", "{\"alg\":\"HS256\"} x"] {
+    for h in [
+        "[]",
+        "\"x\"",
+        "",
+        "null",
+        "1",
+        "{",
+        "\u{feff}{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"HS256\"} x",
+    ] {
         refused(&with_header(h), TokenError::Malformed);
     }
     // The same shapes as payloads.
     for p in ["[]", "\"x\"", "null", "\u{feff}{}"] {
-        refused(&craft_raw(&hs_header().to_string(), p), TokenError::Malformed);
+        refused(
+            &craft_raw(&hs_header().to_string(), p),
+            TokenError::Malformed,
+        );
     }
 }
 
@@ -164,19 +211,27 @@ fn sx5_header_with_100000_members_is_stopped_by_the_size_cap() {
     refused(&t, TokenError::TooLarge);
     // Even with the largest cap keycard allows (1 MiB).
     let big = verifier(contract(&FrozenClock::new(T0)).max_token_size(1024 * 1024));
-    assert_refused(big.verify(t.as_bytes(), ACCESS, false), TokenError::TooLarge, t.as_bytes());
+    assert_refused(
+        big.verify(t.as_bytes(), ACCESS, false),
+        TokenError::TooLarge,
+        t.as_bytes(),
+    );
 }
 
 #[test]
 fn sx6_json_serialized_jws_is_invalid() {
     let (h, p, s) = parts(&good());
-    let general = json!({"payload": p, "signatures": [{"protected": h, "signature": s}]}).to_string();
+    let general =
+        json!({"payload": p, "signatures": [{"protected": h, "signature": s}]}).to_string();
     let flattened = json!({"payload": p, "protected": h, "signature": s}).to_string();
     refused(&general, TokenError::Malformed);
     refused(&flattened, TokenError::Malformed);
     // …and base64url-wrapped as the header, so it passes the character check: a JSON
     // object without `alg`.
-    refused(&format!("{}.{}.{}", b64(&flattened), p, s), TokenError::Algorithm);
+    refused(
+        &format!("{}.{}.{}", b64(&flattened), p, s),
+        TokenError::Algorithm,
+    );
     refused(&b64(&flattened), TokenError::Malformed);
 }
 
@@ -205,7 +260,10 @@ fn ax2_alg_missing_empty_array_or_lower_case_is_invalid() {
         json!({"alg": 256}),
         json!({"alg": {"name": "HS256"}}),
     ] {
-        refused(&craft(&h, &Value::Object(access_payload(T0))), TokenError::Algorithm);
+        refused(
+            &craft(&h, &Value::Object(access_payload(T0))),
+            TokenError::Algorithm,
+        );
     }
 }
 
@@ -213,7 +271,10 @@ fn ax2_alg_missing_empty_array_or_lower_case_is_invalid() {
 fn ax2_alg_of_another_family_or_size_is_invalid() {
     // Only HS256 is configured: HS512 (same secret), RS256, ES256, EdDSA are all refused.
     for alg in ["HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"] {
-        refused(&with_header(&json!({"alg": alg}).to_string()), TokenError::Algorithm);
+        refused(
+            &with_header(&json!({"alg": alg}).to_string()),
+            TokenError::Algorithm,
+        );
     }
 }
 
@@ -233,7 +294,10 @@ fn ax5_duplicate_alg_member_is_invalid() {
 fn ax_wrong_secret_is_a_bad_signature() {
     let t = good();
     let (h, p, _) = parts(&t);
-    let sig = hs256(b"another-secret-of-at-least-32-bytes!!", format!("{h}.{p}").as_bytes());
+    let sig = hs256(
+        b"another-secret-of-at-least-32-bytes!!",
+        format!("{h}.{p}").as_bytes(),
+    );
     refused(&format!("{h}.{p}.{sig}"), TokenError::Signature);
     // A payload changed after signing.
     let p2 = b64(Value::Object(with(access_payload(T0), "user_id", "2".into())).to_string());
@@ -258,22 +322,50 @@ fn px1_crit_and_b64_are_invalid() {
 #[test]
 fn px2_typ_wrong_for_the_route_is_invalid() {
     // The header's typ: only JWT-ish values.
-    for typ in [json!("JWS"), json!("refresh"), json!("JOSE+JSON"), json!(""), json!(1), json!(null), json!(["JWT"])] {
-        refused(&with_header(&json!({"alg": "HS256", "typ": typ}).to_string()), TokenError::HeaderParameter);
+    for typ in [
+        json!("JWS"),
+        json!("refresh"),
+        json!("JOSE+JSON"),
+        json!(""),
+        json!(1),
+        json!(null),
+        json!(["JWT"]),
+    ] {
+        refused(
+            &with_header(&json!({"alg": "HS256", "typ": typ}).to_string()),
+            TokenError::HeaderParameter,
+        );
     }
     for typ in ["JWT", "jwt", "at+jwt", "application/at+jwt"] {
-        run(&with_header(&json!({"alg": "HS256", "typ": typ}).to_string())).unwrap();
+        run(&with_header(
+            &json!({"alg": "HS256", "typ": typ}).to_string(),
+        ))
+        .unwrap();
     }
     // A refresh-typed token on an API route.
-    refused(&token_with(with(access_payload(T0), "token_type", "refresh".into())), TokenError::WrongType);
+    refused(
+        &token_with(with(access_payload(T0), "token_type", "refresh".into())),
+        TokenError::WrongType,
+    );
 }
 
 #[test]
 fn px3_control_characters_in_kid_typ_sub_are_not_reflected() {
-    for evil in ["a\r\nSet-Cookie: x=1", "nul\u{0}byte", "\u{1b}[31mred\u{1b}[0m", "é\u{202e}"] {
+    for evil in [
+        "a\r\nSet-Cookie: x=1",
+        "nul\u{0}byte",
+        "\u{1b}[31mred\u{1b}[0m",
+        "é\u{202e}",
+    ] {
         // kid: unknown key (no key has a kid) → 401, and the answer is the fixed sentence.
-        refused(&with_header(&json!({"alg": "HS256", "kid": evil}).to_string()), TokenError::UnknownKey);
-        refused(&with_header(&json!({"alg": "HS256", "typ": evil}).to_string()), TokenError::HeaderParameter);
+        refused(
+            &with_header(&json!({"alg": "HS256", "kid": evil}).to_string()),
+            TokenError::UnknownKey,
+        );
+        refused(
+            &with_header(&json!({"alg": "HS256", "typ": evil}).to_string()),
+            TokenError::HeaderParameter,
+        );
         // sub is not a claim keycard reads: the token is fine and the value is carried as data.
         let ok = run(&token_with(with(access_payload(T0), "sub", evil.into()))).unwrap();
         assert_eq!(ok.claims.get("sub"), Some(&Value::from(evil)));
@@ -282,7 +374,10 @@ fn px3_control_characters_in_kid_typ_sub_are_not_reflected() {
 
 #[test]
 fn px3_kid_of_wrong_type_is_invalid() {
-    refused(&with_header(&json!({"alg": "HS256", "kid": 1}).to_string()), TokenError::Malformed);
+    refused(
+        &with_header(&json!({"alg": "HS256", "kid": 1}).to_string()),
+        TokenError::Malformed,
+    );
 }
 
 #[test]
@@ -300,14 +395,31 @@ fn px4_zip_or_enc_is_invalid() {
 
 #[test]
 fn cx1_exp_missing_is_invalid() {
-    refused(&token_with(without(access_payload(T0), "exp")), TokenError::MissingClaim);
+    refused(
+        &token_with(without(access_payload(T0), "exp")),
+        TokenError::MissingClaim,
+    );
 }
 
 #[test]
 fn cx1_exp_of_wrong_type_or_impossible_value_is_invalid() {
-    for raw in ["\"1896300000\"", "null", "-1", "1e300", "18446744073709551616", "true", "[]", "{}", "-0.5", "1e20"] {
+    for raw in [
+        "\"1896300000\"",
+        "null",
+        "-1",
+        "1e300",
+        "18446744073709551616",
+        "true",
+        "[]",
+        "{}",
+        "-0.5",
+        "1e20",
+    ] {
         let exp: Value = serde_json::from_str(raw).unwrap();
-        refused(&token_with(with(access_payload(T0), "exp", exp)), TokenError::InvalidClaim);
+        refused(
+            &token_with(with(access_payload(T0), "exp", exp)),
+            TokenError::InvalidClaim,
+        );
     }
     // Raw text, so no JSON library rewrites the number first.
     let p = Value::Object(without(access_payload(T0), "exp")).to_string();
@@ -316,18 +428,35 @@ fn cx1_exp_of_wrong_type_or_impossible_value_is_invalid() {
         let t = craft_raw(&hs_header().to_string(), &text);
         let r = run(&t);
         // 1E400 is beyond f64: serde_json refuses the document itself.
-        let want = if num == "1E400" { TokenError::Malformed } else { TokenError::InvalidClaim };
+        let want = if num == "1E400" {
+            TokenError::Malformed
+        } else {
+            TokenError::InvalidClaim
+        };
         assert_refused(r, want, t.as_bytes());
     }
 }
 
 #[test]
 fn cx2_exp_float_in_the_future_is_accepted() {
-    let ok = run(&token_with(with(access_payload(T0), "exp", json!((T0 + 300) as f64 + 0.75)))).unwrap();
+    let ok = run(&token_with(with(
+        access_payload(T0),
+        "exp",
+        json!((T0 + 300) as f64 + 0.75),
+    )))
+    .unwrap();
     assert_eq!(ok.claims.exp(), T0 + 300);
     // A float just past now is accepted; a float just before now is expired.
-    run(&token_with(with(access_payload(T0), "exp", json!(T0 as f64 + 1.5)))).unwrap();
-    refused(&token_with(with(access_payload(T0), "exp", json!(T0 as f64 + 0.5))), TokenError::Expired);
+    run(&token_with(with(
+        access_payload(T0),
+        "exp",
+        json!(T0 as f64 + 1.5),
+    )))
+    .unwrap();
+    refused(
+        &token_with(with(access_payload(T0), "exp", json!(T0 as f64 + 0.5))),
+        TokenError::Expired,
+    );
 }
 
 #[test]
@@ -336,46 +465,103 @@ fn cx3_exp_30s_ago_with_leeway_0_says_expired() {
     let err = keycard_core::AuthError::invalid_token(run(&t).unwrap_err())
         .with_challenge(Some(keycard_core::Challenge::bearer("api")));
     assert_invalid_err(&err, TokenError::Expired, t.as_bytes());
-    assert!(err.www_authenticate().unwrap().contains(r#"error_description="Token is expired""#));
+    assert!(
+        err.www_authenticate()
+            .unwrap()
+            .contains(r#"error_description="Token is expired""#)
+    );
 }
 
 #[test]
 fn cx4_nbf_or_iat_as_a_string_is_invalid() {
     for claim in ["nbf", "iat"] {
-        refused(&token_with(with(access_payload(T0), claim, T0.to_string().into())), TokenError::InvalidClaim);
-        refused(&token_with(with(access_payload(T0), claim, Value::Null)), TokenError::InvalidClaim);
+        refused(
+            &token_with(with(access_payload(T0), claim, T0.to_string().into())),
+            TokenError::InvalidClaim,
+        );
+        refused(
+            &token_with(with(access_payload(T0), claim, Value::Null)),
+            TokenError::InvalidClaim,
+        );
     }
 }
 
 #[test]
 fn cx5_iat_in_the_future_beyond_the_leeway_is_invalid() {
-    refused(&token_with(with(access_payload(T0), "iat", (T0 + 1).into())), TokenError::IssuedInFuture);
+    refused(
+        &token_with(with(access_payload(T0), "iat", (T0 + 1).into())),
+        TokenError::IssuedInFuture,
+    );
     let v = verifier(contract(&FrozenClock::new(T0)).leeway(Duration::from_secs(60)));
     let t = token_with(with(access_payload(T0), "iat", (T0 + 61).into()));
-    assert_refused(v.verify(t.as_bytes(), ACCESS, false), TokenError::IssuedInFuture, t.as_bytes());
-    v.verify(token_with(with(access_payload(T0), "iat", (T0 + 60).into())).as_bytes(), ACCESS, false).unwrap();
+    assert_refused(
+        v.verify(t.as_bytes(), ACCESS, false),
+        TokenError::IssuedInFuture,
+        t.as_bytes(),
+    );
+    v.verify(
+        token_with(with(access_payload(T0), "iat", (T0 + 60).into())).as_bytes(),
+        ACCESS,
+        false,
+    )
+    .unwrap();
 }
 
 #[test]
 fn cx6_aud_wrong_or_present_without_configured_audience_is_invalid() {
-    refused(&token_with(with(access_payload(T0), "aud", "other-api".into())), TokenError::Audience);
-    refused(&token_with(without(access_payload(T0), "aud")), TokenError::Audience);
-    let no_aud = verifier(keycard_core::Settings::builder().hmac_secret(SECRET).issuer(ISS).clock(std::sync::Arc::new(FrozenClock::new(T0))));
+    refused(
+        &token_with(with(access_payload(T0), "aud", "other-api".into())),
+        TokenError::Audience,
+    );
+    refused(
+        &token_with(without(access_payload(T0), "aud")),
+        TokenError::Audience,
+    );
+    let no_aud = verifier(
+        keycard_core::Settings::builder()
+            .hmac_secret(SECRET)
+            .issuer(ISS)
+            .clock(std::sync::Arc::new(FrozenClock::new(T0))),
+    );
     let t = good();
-    assert_refused(no_aud.verify(t.as_bytes(), ACCESS, false), TokenError::Audience, t.as_bytes());
-    no_aud.verify(token_with(without(access_payload(T0), "aud")).as_bytes(), ACCESS, false).unwrap();
+    assert_refused(
+        no_aud.verify(t.as_bytes(), ACCESS, false),
+        TokenError::Audience,
+        t.as_bytes(),
+    );
+    no_aud
+        .verify(
+            token_with(without(access_payload(T0), "aud")).as_bytes(),
+            ACCESS,
+            false,
+        )
+        .unwrap();
 }
 
 #[test]
 fn cx7_aud_list_accepted_when_it_names_ours_empty_or_number_refused() {
-    let v = verifier(keycard_core::Settings::builder().hmac_secret(SECRET).issuer(ISS).audience("api").clock(std::sync::Arc::new(FrozenClock::new(T0))));
+    let v = verifier(
+        keycard_core::Settings::builder()
+            .hmac_secret(SECRET)
+            .issuer(ISS)
+            .audience("api")
+            .clock(std::sync::Arc::new(FrozenClock::new(T0))),
+    );
     let go = |aud: Value| {
         let t = token_with(with(access_payload(T0), "aud", aud));
         (v.verify(t.as_bytes(), ACCESS, false), t)
     };
     go(json!(["x", "api"])).0.unwrap();
     go(json!("api")).0.unwrap();
-    for bad in [json!([]), json!(5), json!(["x"]), json!(["api", 5]), json!(null), json!({"api": true}), json!("API")] {
+    for bad in [
+        json!([]),
+        json!(5),
+        json!(["x"]),
+        json!(["api", 5]),
+        json!(null),
+        json!({"api": true}),
+        json!("API"),
+    ] {
         let (r, t) = go(bad);
         assert_refused(r, TokenError::Audience, t.as_bytes());
     }
@@ -391,17 +577,38 @@ fn cx7_audience_list_setting_accepts_any_of_them() {
     );
     let p = without(access_payload(T0), "iss");
     for ok in [json!("b"), json!(["z", "a"])] {
-        v.verify(token_with(with(p.clone(), "aud", ok)).as_bytes(), ACCESS, false).unwrap();
+        v.verify(
+            token_with(with(p.clone(), "aud", ok)).as_bytes(),
+            ACCESS,
+            false,
+        )
+        .unwrap();
     }
     let t = token_with(with(p, "aud", json!("c")));
-    assert_refused(v.verify(t.as_bytes(), ACCESS, false), TokenError::Audience, t.as_bytes());
+    assert_refused(
+        v.verify(t.as_bytes(), ACCESS, false),
+        TokenError::Audience,
+        t.as_bytes(),
+    );
 }
 
 #[test]
 fn cx8_iss_missing_wrong_or_array_is_invalid() {
-    refused(&token_with(without(access_payload(T0), "iss")), TokenError::Issuer);
-    for iss in [json!("someone-else"), json!([ISS]), json!(null), json!(1), json!("keycard-contract ")] {
-        refused(&token_with(with(access_payload(T0), "iss", iss)), TokenError::Issuer);
+    refused(
+        &token_with(without(access_payload(T0), "iss")),
+        TokenError::Issuer,
+    );
+    for iss in [
+        json!("someone-else"),
+        json!([ISS]),
+        json!(null),
+        json!(1),
+        json!("keycard-contract "),
+    ] {
+        refused(
+            &token_with(with(access_payload(T0), "iss", iss)),
+            TokenError::Issuer,
+        );
     }
 }
 
@@ -409,22 +616,54 @@ fn cx8_iss_missing_wrong_or_array_is_invalid() {
 fn cx9_duplicate_exp_is_invalid() {
     let p = Value::Object(without(access_payload(T0), "exp")).to_string();
     for (first, second) in [(T0 + 300, T0 - 1), (T0 - 1, T0 + 300)] {
-        let text = format!("{{\"exp\":{first},{},\"exp\":{second}}}", &p[1..p.len() - 1]);
-        refused(&craft_raw(&hs_header().to_string(), &text), TokenError::Malformed);
+        let text = format!(
+            "{{\"exp\":{first},{},\"exp\":{second}}}",
+            &p[1..p.len() - 1]
+        );
+        refused(
+            &craft_raw(&hs_header().to_string(), &text),
+            TokenError::Malformed,
+        );
     }
     // Any duplicate member, not only exp.
     let p = Value::Object(access_payload(T0)).to_string();
-    refused(&craft_raw(&hs_header().to_string(), &format!("{{\"user_id\":\"2\",{}", &p[1..])), TokenError::Malformed);
+    refused(
+        &craft_raw(
+            &hs_header().to_string(),
+            &format!("{{\"user_id\":\"2\",{}", &p[1..]),
+        ),
+        TokenError::Malformed,
+    );
 }
 
 #[test]
 fn cx10_user_id_missing_or_of_wrong_type_is_invalid() {
-    refused(&token_with(without(access_payload(T0), "user_id")), TokenError::MissingClaim);
-    for bad in [json!(true), json!(1.5), json!([]), json!({}), json!(null), json!(""), json!("x".repeat(257))] {
-        refused(&token_with(with(access_payload(T0), "user_id", bad)), TokenError::InvalidClaim);
+    refused(
+        &token_with(without(access_payload(T0), "user_id")),
+        TokenError::MissingClaim,
+    );
+    for bad in [
+        json!(true),
+        json!(1.5),
+        json!([]),
+        json!({}),
+        json!(null),
+        json!(""),
+        json!("x".repeat(257)),
+    ] {
+        refused(
+            &token_with(with(access_payload(T0), "user_id", bad)),
+            TokenError::InvalidClaim,
+        );
     }
     // Legacy numeric ids name the same user as their text form.
-    assert_eq!(run(&token_with(with(access_payload(T0), "user_id", json!(42)))).unwrap().claims.user_id(), "42");
+    assert_eq!(
+        run(&token_with(with(access_payload(T0), "user_id", json!(42))))
+            .unwrap()
+            .claims
+            .user_id(),
+        "42"
+    );
 }
 
 // ------------------------------------------------------------------------- life cycle
@@ -432,26 +671,53 @@ fn cx10_user_id_missing_or_of_wrong_type_is_invalid() {
 #[test]
 fn lx1_access_token_at_the_refresh_endpoint_is_invalid() {
     let t = good();
-    assert_refused(v().verify(t.as_bytes(), &[TokenKind::Refresh], false), TokenError::WrongType, t.as_bytes());
+    assert_refused(
+        v().verify(t.as_bytes(), &[TokenKind::Refresh], false),
+        TokenError::WrongType,
+        t.as_bytes(),
+    );
     block_on(async {
         let clock = FrozenClock::new(T0);
         let svc = service(contract(&clock).rotate_refresh_tokens(true), &clock);
-        assert_invalid(svc.tokens.refresh(&t).await, TokenError::WrongType, t.as_bytes());
+        assert_invalid(
+            svc.tokens.refresh(&t).await,
+            TokenError::WrongType,
+            t.as_bytes(),
+        );
     });
 }
 
 #[test]
 fn lx2_token_without_token_type_or_jti_is_invalid() {
-    refused(&token_with(without(access_payload(T0), "token_type")), TokenError::MissingClaim);
-    refused(&token_with(without(access_payload(T0), "jti")), TokenError::MissingClaim);
-    refused(&token_with(with(access_payload(T0), "token_type", "id".into())), TokenError::WrongType);
-    refused(&token_with(with(access_payload(T0), "token_type", json!(1))), TokenError::InvalidClaim);
+    refused(
+        &token_with(without(access_payload(T0), "token_type")),
+        TokenError::MissingClaim,
+    );
+    refused(
+        &token_with(without(access_payload(T0), "jti")),
+        TokenError::MissingClaim,
+    );
+    refused(
+        &token_with(with(access_payload(T0), "token_type", "id".into())),
+        TokenError::WrongType,
+    );
+    refused(
+        &token_with(with(access_payload(T0), "token_type", json!(1))),
+        TokenError::InvalidClaim,
+    );
     for jti in [json!(""), json!(7), json!(null), json!("j".repeat(257))] {
-        refused(&token_with(with(access_payload(T0), "jti", jti)), TokenError::InvalidClaim);
+        refused(
+            &token_with(with(access_payload(T0), "jti", jti)),
+            TokenError::InvalidClaim,
+        );
     }
     // A sliding token without its refresh_exp.
     let t = token_with(with(access_payload(T0), "token_type", "sliding".into()));
-    assert_refused(v().verify(t.as_bytes(), &[], false), TokenError::MissingClaim, t.as_bytes());
+    assert_refused(
+        v().verify(t.as_bytes(), &[], false),
+        TokenError::MissingClaim,
+        t.as_bytes(),
+    );
 }
 
 #[test]
@@ -459,10 +725,22 @@ fn lx3_blacklisted_jti_is_invalid() {
     block_on(async {
         let clock = FrozenClock::new(T0);
         let svc = service(contract(&clock), &clock);
-        let r = token_with(with(with(access_payload(T0), "token_type", "refresh".into()), "exp", (T0 + 3600).into()));
+        let r = token_with(with(
+            with(access_payload(T0), "token_type", "refresh".into()),
+            "exp",
+            (T0 + 3600).into(),
+        ));
         svc.tokens.blacklist(&r).await.unwrap();
-        assert_invalid(svc.tokens.verify(&r).await, TokenError::Blacklisted, r.as_bytes());
-        assert_invalid(svc.tokens.refresh(&r).await, TokenError::Blacklisted, r.as_bytes());
+        assert_invalid(
+            svc.tokens.verify(&r).await,
+            TokenError::Blacklisted,
+            r.as_bytes(),
+        );
+        assert_invalid(
+            svc.tokens.refresh(&r).await,
+            TokenError::Blacklisted,
+            r.as_bytes(),
+        );
     });
 }
 
@@ -480,14 +758,24 @@ fn hx4_token_over_the_cap_is_refused_before_any_decoding() {
     let small = verifier(contract(&FrozenClock::new(T0)).max_token_size(256));
     let t = good();
     assert!(t.len() > 256);
-    assert_refused(small.verify(t.as_bytes(), ACCESS, false), TokenError::TooLarge, t.as_bytes());
+    assert_refused(
+        small.verify(t.as_bytes(), ACCESS, false),
+        TokenError::TooLarge,
+        t.as_bytes(),
+    );
 }
 
 #[test]
 fn hx5_characters_outside_base64url_are_invalid_and_never_reflected() {
     let (h, p, s) = parts(&good());
-    for bad in ["\"", "\\", "%", "é", "\u{0}", "\r\n", "😀", "\u{7f}", ",", ";", "<script>"] {
-        for t in [format!("{bad}{h}.{p}.{s}"), format!("{h}.{p}{bad}.{s}"), format!("{h}.{p}.{s}{bad}")] {
+    for bad in [
+        "\"", "\\", "%", "é", "\u{0}", "\r\n", "😀", "\u{7f}", ",", ";", "<script>",
+    ] {
+        for t in [
+            format!("{bad}{h}.{p}.{s}"),
+            format!("{h}.{p}{bad}.{s}"),
+            format!("{h}.{p}.{s}{bad}"),
+        ] {
             // `refused` also checks the challenge is exactly the fixed sentence, in visible ASCII.
             refused(&t, TokenError::Malformed);
         }
@@ -535,15 +823,30 @@ fn px3_control_characters_in_the_user_id_are_not_logged_raw() {
     tracing::subscriber::with_default(Capture(log.clone()), || {
         block_on(async {
             let clock = FrozenClock::new(T0);
-            let svc = service(contract(&clock).rotate_refresh_tokens(true).blacklist_after_rotation(true), &clock);
+            let svc = service(
+                contract(&clock)
+                    .rotate_refresh_tokens(true)
+                    .blacklist_after_rotation(true),
+                &clock,
+            );
             let mallory = keycard_core::User::new("7\r\nlevel=INFO forged\u{1b}[2J", "mallory");
             svc.users.insert(mallory.clone(), "pw");
             let r = refresh_of(&svc.tokens.obtain_for(&mallory).await.unwrap());
             svc.tokens.refresh(&r).await.unwrap();
-            assert_invalid(svc.tokens.refresh(&r).await, TokenError::Reused, r.as_bytes());
+            assert_invalid(
+                svc.tokens.refresh(&r).await,
+                TokenError::Reused,
+                r.as_bytes(),
+            );
         })
     });
     let log = log.lock().unwrap();
-    assert!(log.contains("user_id="), "the reuse warning was logged: {log:?}");
-    assert!(!log.contains(['\r', '\n', '\u{1b}']), "raw control characters in the log: {log:?}");
+    assert!(
+        log.contains("user_id="),
+        "the reuse warning was logged: {log:?}"
+    );
+    assert!(
+        !log.contains(['\r', '\n', '\u{1b}']),
+        "raw control characters in the log: {log:?}"
+    );
 }

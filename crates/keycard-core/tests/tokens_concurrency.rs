@@ -3,15 +3,18 @@
 //! so a wrapper yields to the scheduler before every store call: the tasks then interleave
 //! at each of the service's store round trips, as they would against Redis.
 
+// A failing test panics with the value: unwrap is the report. AuthError's size is the
+// library's business, not the tests'.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
+
 #[path = "tokens_support.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::sync::Arc;
 
 use keycard_core::{
-    AuthError, BoxFuture, FrozenClock, InMemoryRevocationStore, RevocationStore, SpendOutcome, StoreError, TokenError,
-    TokenPair, TokenRecord, TokenState,
+    AuthError, BoxFuture, FrozenClock, InMemoryRevocationStore, RevocationStore, SpendOutcome,
+    StoreError, TokenError, TokenPair, TokenRecord, TokenState,
 };
 use support::*;
 use tokio::sync::Barrier;
@@ -19,7 +22,10 @@ use tokio::sync::Barrier;
 struct Yielding(Arc<InMemoryRevocationStore>);
 
 impl RevocationStore for Yielding {
-    fn record_issued<'a>(&'a self, record: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn record_issued<'a>(
+        &'a self,
+        record: &'a TokenRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             self.0.record_issued(record).await
@@ -37,25 +43,39 @@ impl RevocationStore for Yielding {
             self.0.spend(jti, session, expires_at, session_until).await
         })
     }
-    fn blacklist<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             self.0.blacklist(jti, expires_at).await
         })
     }
-    fn revoke_session<'a>(&'a self, session: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             self.0.revoke_session(session, until).await
         })
     }
-    fn is_session_revoked<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn is_session_revoked<'a>(
+        &'a self,
+        session: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             self.0.is_session_revoked(session).await
         })
     }
-    fn token_state<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>> {
+    fn token_state<'a>(
+        &'a self,
+        jti: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
             self.0.token_state(jti).await
@@ -70,7 +90,11 @@ impl RevocationStore for Yielding {
 }
 
 fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Settings: rotation with blacklist-after-rotation (`spend`), rotation alone, or neither.
@@ -135,12 +159,26 @@ fn tk_concurrency_32_tasks_refreshing_one_token_exactly_one_wins() {
             assert_eq!(losses.len(), 31);
             // The losers presented a spent token (reuse) or found its session revoked by an
             // earlier loser's reuse.
-            assert!(losses.iter().all(|e| matches!(e, TokenError::Reused | TokenError::Blacklisted)), "{losses:?}");
+            assert!(
+                losses
+                    .iter()
+                    .all(|e| matches!(e, TokenError::Reused | TokenError::Blacklisted)),
+                "{losses:?}"
+            );
             assert!(losses.contains(&TokenError::Reused));
             // Reuse is treated as theft: the whole session ends, the winner's new pair included.
             let win = &wins[0];
-            assert_eq!(token_error(&s.tokens.verify_access(&win.access).await.unwrap_err()), TokenError::Blacklisted);
-            assert_eq!(s.store.token_state(&payload(&r)["jti"].as_str().unwrap()).await.unwrap(), Some(TokenState::Spent));
+            assert_eq!(
+                token_error(&s.tokens.verify_access(&win.access).await.unwrap_err()),
+                TokenError::Blacklisted
+            );
+            assert_eq!(
+                s.store
+                    .token_state(payload(&r)["jti"].as_str().unwrap())
+                    .await
+                    .unwrap(),
+                Some(TokenState::Spent)
+            );
         }
     });
 }
@@ -157,7 +195,10 @@ fn tk_concurrency_32_spends_of_one_jti_in_the_store_give_one_spent() {
                     let (store, barrier) = (store.clone(), barrier.clone());
                     tokio::spawn(async move {
                         barrier.wait().await;
-                        store.spend("j", Some("s"), u64::MAX / 2, u64::MAX / 2).await.unwrap()
+                        store
+                            .spend("j", Some("s"), u64::MAX / 2, u64::MAX / 2)
+                            .await
+                            .unwrap()
                     })
                 })
                 .collect();
@@ -179,26 +220,58 @@ fn tk_concurrency_32_spends_of_one_jti_in_the_store_give_one_spent() {
 ///   refresh token, its access token, and the pair the refresh may have minted;
 /// - if the logout failed, the refresh won, and its pair works (the client was not logged out
 ///   and was told so).
+///
 /// So never both a successful logout and a fresh pair that still works.
-async fn check_race(s: &Svc, pair: &TokenPair, refreshed: &Result<TokenPair, AuthError>, logout: &Result<(), AuthError>, ctx: &str) {
+async fn check_race(
+    s: &Svc,
+    pair: &TokenPair,
+    refreshed: &Result<TokenPair, AuthError>,
+    logout: &Result<(), AuthError>,
+    ctx: &str,
+) {
     let r = refresh_of(pair);
-    assert!(refreshed.is_ok() || logout.is_ok(), "{ctx}: both failed: {refreshed:?} / {logout:?}");
+    assert!(
+        refreshed.is_ok() || logout.is_ok(),
+        "{ctx}: both failed: {refreshed:?} / {logout:?}"
+    );
     match logout {
         Ok(()) => {
-            assert!(s.tokens.verify(&r).await.is_err(), "{ctx}: the logged-out token verifies");
-            assert!(s.tokens.verify_access(&pair.access).await.is_err(), "{ctx}: its access token works");
+            assert!(
+                s.tokens.verify(&r).await.is_err(),
+                "{ctx}: the logged-out token verifies"
+            );
+            assert!(
+                s.tokens.verify_access(&pair.access).await.is_err(),
+                "{ctx}: its access token works"
+            );
             if let Ok(new) = refreshed {
-                assert!(s.tokens.verify_access(&new.access).await.is_err(), "{ctx}: the racing refresh's access works");
+                assert!(
+                    s.tokens.verify_access(&new.access).await.is_err(),
+                    "{ctx}: the racing refresh's access works"
+                );
                 if let Some(r2) = &new.refresh {
-                    assert!(s.tokens.verify(r2).await.is_err(), "{ctx}: the racing refresh's refresh token verifies");
-                    assert!(s.tokens.refresh(r2).await.is_err(), "{ctx}: the racing refresh's refresh token refreshes");
+                    assert!(
+                        s.tokens.verify(r2).await.is_err(),
+                        "{ctx}: the racing refresh's refresh token verifies"
+                    );
+                    assert!(
+                        s.tokens.refresh(r2).await.is_err(),
+                        "{ctx}: the racing refresh's refresh token refreshes"
+                    );
                 }
             }
         }
         Err(e) => {
-            assert_eq!(token_error(e), TokenError::Blacklisted, "{ctx}: logout refused for another reason");
+            assert_eq!(
+                token_error(e),
+                TokenError::Blacklisted,
+                "{ctx}: logout refused for another reason"
+            );
             let new = refreshed.as_ref().unwrap();
-            s.tokens.verify_access(&new.access).await.unwrap_or_else(|e| panic!("{ctx}: winner's access refused: {e:?}"));
+            s.tokens
+                .verify_access(&new.access)
+                .await
+                .unwrap_or_else(|e| panic!("{ctx}: winner's access refused: {e:?}"));
         }
     }
 }
@@ -217,13 +290,15 @@ fn tk_concurrency_logout_racing_refresh_never_leaves_a_working_pair_after_a_succ
                 let barrier = Arc::new(Barrier::new(2));
                 // Alternate which task is spawned (and so usually polled) first.
                 let logout_first = round % 2 == 0;
-                let spawn_logout = |tokens: keycard_core::TokenService, r: String, barrier: Arc<Barrier>| {
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        tokens.blacklist(&r).await
-                    })
-                };
-                let early = logout_first.then(|| spawn_logout(s.tokens.clone(), r.clone(), barrier.clone()));
+                let spawn_logout =
+                    |tokens: keycard_core::TokenService, r: String, barrier: Arc<Barrier>| {
+                        tokio::spawn(async move {
+                            barrier.wait().await;
+                            tokens.blacklist(&r).await
+                        })
+                    };
+                let early = logout_first
+                    .then(|| spawn_logout(s.tokens.clone(), r.clone(), barrier.clone()));
                 let refresh = {
                     let (tokens, r, barrier) = (s.tokens.clone(), r.clone(), barrier.clone());
                     tokio::spawn(async move {
@@ -236,8 +311,17 @@ fn tk_concurrency_logout_racing_refresh_never_leaves_a_working_pair_after_a_succ
                     None => spawn_logout(s.tokens.clone(), r.clone(), barrier.clone()),
                 };
                 let (refreshed, logout) = (refresh.await.unwrap(), logout.await.unwrap());
-                *outcomes.entry((format!("{mode:?}"), refreshed.is_ok(), logout.is_ok())).or_insert(0) += 1;
-                check_race(&s, &pair, &refreshed, &logout, &format!("{mode:?} round {round}")).await;
+                *outcomes
+                    .entry((format!("{mode:?}"), refreshed.is_ok(), logout.is_ok()))
+                    .or_insert(0) += 1;
+                check_race(
+                    &s,
+                    &pair,
+                    &refreshed,
+                    &logout,
+                    &format!("{mode:?} round {round}"),
+                )
+                .await;
             }
         }
         // Which interleavings happened (shown with --nocapture): the invariant held in all.

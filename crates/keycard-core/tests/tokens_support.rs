@@ -4,6 +4,9 @@
 //! included by the others with `#[path = "tokens_support.rs"] mod support;`. Built on its
 //! own it only checks that the helpers hang together.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+// A failing test panics with the value: unwrap is the report. AuthError's size is the
+// library's business, not the tests'.
+#![allow(clippy::unwrap_used, clippy::result_large_err)]
 
 use std::sync::Arc;
 
@@ -12,8 +15,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use keycard_core::token::Verifier;
 use keycard_core::{
-    AuthError, Challenge, FrozenClock, InMemoryRevocationStore, InMemoryUserStore, Settings, SettingsBuilder,
-    TokenError, TokenService, User,
+    AuthError, Challenge, FrozenClock, InMemoryRevocationStore, InMemoryUserStore, Settings,
+    SettingsBuilder, TokenError, TokenService, User,
 };
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
@@ -100,7 +103,11 @@ pub fn header(token: &str) -> Map<String, Value> {
 
 /// The contract settings (HS256 with `SECRET`, issuer, audience) on `clock`.
 pub fn contract(clock: &FrozenClock) -> SettingsBuilder {
-    Settings::builder().hmac_secret(SECRET).issuer(ISS).audience(AUD).clock(Arc::new(clock.clone()))
+    Settings::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(AUD)
+        .clock(Arc::new(clock.clone()))
 }
 
 pub fn verifier(builder: SettingsBuilder) -> Verifier {
@@ -125,7 +132,9 @@ pub fn service(builder: SettingsBuilder, clock: &FrozenClock) -> Svc {
 pub fn service_with(
     builder: SettingsBuilder,
     clock: &FrozenClock,
-    extra: impl FnOnce(keycard_core::token::TokenServiceBuilder) -> keycard_core::token::TokenServiceBuilder,
+    extra: impl FnOnce(
+        keycard_core::token::TokenServiceBuilder,
+    ) -> keycard_core::token::TokenServiceBuilder,
 ) -> Svc {
     let store = Arc::new(InMemoryRevocationStore::with_clock(Arc::new(clock.clone())));
     let users = Arc::new(InMemoryUserStore::new());
@@ -140,7 +149,13 @@ pub fn service_with(
     )
     .build()
     .expect("valid service");
-    Svc { tokens, store, users, clock: clock.clone(), alice }
+    Svc {
+        tokens,
+        store,
+        users,
+        clock: clock.clone(),
+        alice,
+    }
 }
 
 /// The refresh token of a pair (every pair these tests mint has one).
@@ -165,7 +180,10 @@ pub fn assert_invalid_err(e: &AuthError, want: TokenError, token: &[u8]) {
     let www = e.www_authenticate().expect("a challenge");
     assert_eq!(
         www,
-        format!(r#"Bearer realm="api", error="invalid_token", error_description="{}""#, want.description())
+        format!(
+            r#"Bearer realm="api", error="invalid_token", error_description="{}""#,
+            want.description()
+        )
     );
     let rendered = e.render();
     let body = String::from_utf8(rendered.body.clone()).expect("UTF-8 body");
@@ -174,12 +192,20 @@ pub fn assert_invalid_err(e: &AuthError, want: TokenError, token: &[u8]) {
         json!({"detail": want.description(), "code": "token_not_valid"})
     );
     for (_, v) in &rendered.headers {
-        assert!(v.to_str().is_ok_and(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b))), "header not visible ASCII");
+        assert!(
+            v.to_str()
+                .is_ok_and(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b))),
+            "header not visible ASCII"
+        );
     }
     let leaks = |hay: &str| {
-        (token.len() >= 16 && hay.as_bytes().windows(token.len()).any(|w| w == token)) || hay.contains(SECRET)
+        (token.len() >= 16 && hay.as_bytes().windows(token.len()).any(|w| w == token))
+            || hay.contains(SECRET)
     };
-    assert!(!leaks(&body) && !leaks(&www), "token or secret leaked: {body} / {www}");
+    assert!(
+        !leaks(&body) && !leaks(&www),
+        "token or secret leaked: {body} / {www}"
+    );
 }
 
 #[track_caller]
@@ -192,13 +218,19 @@ pub fn assert_invalid<T: std::fmt::Debug>(r: Result<T, AuthError>, want: TokenEr
 
 /// The verifier-level form: a `TokenError`, checked as the `AuthError` the service makes of it.
 #[track_caller]
-pub fn assert_refused<T: std::fmt::Debug>(r: Result<T, TokenError>, want: TokenError, token: &[u8]) {
+pub fn assert_refused<T: std::fmt::Debug>(
+    r: Result<T, TokenError>,
+    want: TokenError,
+    token: &[u8],
+) {
     assert_invalid(r.map_err(AuthError::invalid_token), want, token);
 }
 
 /// A PEM fixture from `tests/keys/`.
 pub fn key_file(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/keys")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -210,7 +242,11 @@ pub fn pem_to_der(pem: &[u8]) -> Vec<u8> {
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
 }
 
 #[test]
@@ -218,6 +254,8 @@ fn support_helpers_make_a_token_the_contract_verifier_accepts() {
     let clock = FrozenClock::new(T0);
     let v = verifier(contract(&clock));
     let t = token_with(access_payload(T0));
-    let ok = v.verify(t.as_bytes(), &[keycard_core::TokenKind::Access], false).expect("accepted");
+    let ok = v
+        .verify(t.as_bytes(), &[keycard_core::TokenKind::Access], false)
+        .expect("accepted");
     assert_eq!(ok.claims.user_id(), "1");
 }
