@@ -12,9 +12,13 @@
 // Shared with the axum app, whose `pub` items are crate-private here.
 #[allow(unreachable_pub)]
 #[path = "common/contract.rs"]
-mod contract;
+pub(crate) mod contract;
 
-use actix_web::{App, HttpResponse, HttpServer, middleware, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
 use keycard::policy::object_policy;
 use keycard::{IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, named_policy};
 use keycard_actix::{Identity, KeycardAuth, Rejection, Require, RequirePolicy};
@@ -51,44 +55,114 @@ async fn admin() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "admin": true }))
 }
 
-async fn profile(guard: Require<CanSeeProfile>, name: web::Path<String>) -> Result<HttpResponse, Rejection> {
-    let profile = Profile { name: name.into_inner() };
+async fn profile(
+    guard: Require<CanSeeProfile>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Rejection> {
+    let profile = Profile {
+        name: name.into_inner(),
+    };
     guard.check_object(&profile)?;
     Ok(HttpResponse::Ok().json(json!({ "profile": profile.name })))
 }
 
+/// Unknown paths: a JSON 404, as every error body of the contract is JSON (DRF's text; the
+/// same bytes as the axum app's).
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({ "detail": "Not found.", "code": "not_found" }))
+}
+
+/// A known path with another method: actix-web's 405 (its `Allow` header kept) with the
+/// JSON body of the axum app (DRF's text).
+fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, refused): (HttpRequest, _) = res.into_parts();
+    let detail = format!("Method \"{}\" not allowed.", req.method());
+    let mut json = HttpResponse::MethodNotAllowed()
+        .json(json!({ "detail": detail, "code": "method_not_allowed" }));
+    if let Some(allow) = refused.headers().get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, json).map_into_right_body(),
+    ))
+}
+
 /// The contract's routes: the token endpoints (no authentication, as simplejwt's views), and
 /// the API behind the JWT authenticator, each route with its policy.
-fn routes(tokens: keycard::TokenService, authenticators: keycard::Authenticators) -> impl FnOnce(&mut web::ServiceConfig) {
+fn routes(
+    tokens: keycard::TokenService,
+    authenticators: keycard::Authenticators,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.service(keycard_actix::token_scope("/api/token", tokens)).service(
-            web::scope("/api")
-                .route("/public/", web::get().to(public))
-                .route("/me/", web::get().to(me))
-                .service(
-                    web::resource("/articles/")
-                        .wrap(RequirePolicy::new(IsAuthenticatedOrReadOnly))
-                        .get(list_articles)
-                        .post(create_article),
-                )
-                .service(web::resource("/admin/").wrap(RequirePolicy::new(IsAdmin)).get(admin))
-                .route("/profile/{name}/", web::get().to(profile))
-                // Written last, so it runs first: every route above sees its outcome.
-                .wrap(KeycardAuth::new(authenticators)),
-        );
+        cfg.service(keycard_actix::token_scope("/api/token", tokens))
+            .service(
+                web::scope("/api")
+                    // Resources, not `.route(..)`: another method is then a 405, not a 404.
+                    .service(web::resource("/public/").get(public))
+                    .service(web::resource("/me/").get(me))
+                    // Policies on the routes, not the resources: another method is a 405 before any
+                    // policy runs, as with axum's `MethodRouter::route_layer`.
+                    .service(
+                        web::resource("/articles/")
+                            .route(
+                                web::get()
+                                    .to(list_articles)
+                                    .wrap(RequirePolicy::new(IsAuthenticatedOrReadOnly)),
+                            )
+                            .route(
+                                web::post()
+                                    .to(create_article)
+                                    .wrap(RequirePolicy::new(IsAuthenticatedOrReadOnly)),
+                            ),
+                    )
+                    .service(
+                        web::resource("/admin/")
+                            .route(web::get().to(admin).wrap(RequirePolicy::new(IsAdmin))),
+                    )
+                    .service(web::resource("/profile/{name}/").get(profile))
+                    // Written last, so it runs first: every route above sees its outcome.
+                    .wrap(KeycardAuth::new(authenticators)),
+            );
     }
+}
+
+/// The whole contract app (also served by tests/actix_e2e.rs on a real port).
+pub(crate) fn app(
+    tokens: keycard::TokenService,
+    authenticators: keycard::Authenticators,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(routes(tokens, authenticators))
+        .default_service(web::to(not_found))
+        .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+        // The request line, status and time; never headers (they carry credentials).
+        .wrap(middleware::Logger::new("%r %s %Dms"))
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let contract::Contract { addr, tokens, authenticators } = match contract::from_env() {
+    let contract::Contract {
+        addr,
+        tokens,
+        authenticators,
+    } = match contract::from_env() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -96,14 +170,9 @@ async fn main() -> std::io::Result<()> {
         }
     };
 
-    let server = HttpServer::new(move || {
-        App::new()
-            .configure(routes(tokens.clone(), authenticators.clone()))
-            // The request line, status and time; never headers (they carry credentials).
-            .wrap(middleware::Logger::new("%r %s %Dms"))
-    })
-    .shutdown_timeout(10)
-    .bind(addr)?;
+    let server = HttpServer::new(move || app(tokens.clone(), authenticators.clone()))
+        .shutdown_timeout(10)
+        .bind(addr)?;
     for bound in server.addrs() {
         tracing::info!("{}", contract::try_it(bound));
     }

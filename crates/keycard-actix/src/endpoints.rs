@@ -12,7 +12,12 @@ use keycard_core::{AuthError, TokenService};
 use crate::rejection::{render, response};
 
 /// The endpoints [`configure`] and [`token_scope`] mount: obtain, refresh, verify, blacklist.
-const DEFAULT_ENDPOINTS: [Endpoint; 4] = [Endpoint::Obtain, Endpoint::Refresh, Endpoint::Verify, Endpoint::Blacklist];
+const DEFAULT_ENDPOINTS: [Endpoint; 4] = [
+    Endpoint::Obtain,
+    Endpoint::Refresh,
+    Endpoint::Verify,
+    Endpoint::Blacklist,
+];
 
 /// The token endpoints under `path`, simplejwt's URL conf: `POST {path}/` (obtain),
 /// `{path}/refresh/`, `{path}/verify/`, `{path}/blacklist/`. The blacklist endpoint needs a
@@ -36,7 +41,7 @@ const DEFAULT_ENDPOINTS: [Endpoint; 4] = [Endpoint::Obtain, Endpoint::Refresh, E
 /// let req = test::TestRequest::post().uri("/api/token/").set_payload(r#"{"username":"alice"}"#).to_request();
 /// let res = test::call_service(&app, req).await;
 /// assert_eq!(res.status(), 400);
-/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
 /// assert_eq!(test::read_body(res).await, r#"{"password":["This field is required."]}"#);
 /// # });
 /// ```
@@ -71,24 +76,32 @@ pub fn configure(tokens: TokenService) -> impl FnOnce(&mut web::ServiceConfig) {
 /// let sliding = keycard_actix::configure_endpoints(tokens, &[Endpoint::ObtainSliding, Endpoint::RefreshSliding]);
 /// let app = App::new().service(web::scope("/api/token").configure(sliding));
 /// ```
-pub fn configure_endpoints(tokens: TokenService, endpoints: &[Endpoint]) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn configure_endpoints(
+    tokens: TokenService,
+    endpoints: &[Endpoint],
+) -> impl FnOnce(&mut web::ServiceConfig) {
     let endpoints = endpoints.to_vec();
     move |cfg| {
         for endpoint in endpoints {
             let tokens = tokens.clone();
-            cfg.route(
-                endpoint.path(),
-                web::post().to(move |req: HttpRequest, payload: web::Payload| {
+            // A resource, not `cfg.route`: another method is then a 405, not a 404.
+            cfg.service(web::resource(endpoint.path()).post(
+                move |req: HttpRequest, payload: web::Payload| {
                     let tokens = tokens.clone();
                     async move { answer(&tokens, endpoint, &req, payload).await }
-                }),
-            );
+                },
+            ));
         }
     }
 }
 
 /// Reads at most [`MAX_BODY`] bytes and hands them to keycard-core.
-async fn answer(tokens: &TokenService, endpoint: Endpoint, req: &HttpRequest, payload: web::Payload) -> HttpResponse {
+async fn answer(
+    tokens: &TokenService,
+    endpoint: Endpoint,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -103,8 +116,11 @@ async fn answer(tokens: &TokenService, endpoint: Endpoint, req: &HttpRequest, pa
             Ok(Err(read_error)) => {
                 // The connection broke mid-body; the client is most likely gone.
                 tracing::debug!(target: crate::LOG_TARGET, error = %read_error, "token endpoint could not read the request body");
-                let mut res = render(&AuthError::BadRequest { detail: "The request body could not be read.".into() });
-                res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                let mut res = render(&AuthError::BadRequest {
+                    detail: "The request body could not be read.".into(),
+                });
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 return res;
             }
         },

@@ -121,7 +121,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Claims<T> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let found = crate::with_outcome(&req.extensions(), "the Claims extractor", |outcome| outcome.claims_as());
+        let found = crate::with_outcome(&req.extensions(), "the Claims extractor", |outcome| {
+            outcome.claims_as()
+        });
         ready(found.map(Claims).map_err(Rejection::from))
     }
 }
@@ -194,7 +196,12 @@ impl<P: Policy + Default> Require<P> {
     /// rejection to return from the handler (403, or 401 for an anonymous caller).
     pub fn check_object<T: Any>(&self, object: &T) -> Result<(), Rejection> {
         crate::with_outcome(&self.req.extensions(), "Require::check_object", |outcome| {
-            outcome.enforce_object(&P::default(), self.req.method().as_str(), self.req.path(), object)
+            outcome.enforce_object(
+                &P::default(),
+                self.req.method().as_str(),
+                self.req.path(),
+                object,
+            )
         })
         .map_err(Rejection::from)
     }
@@ -211,7 +218,11 @@ impl<P: Policy + Default> FromRequest for Require<P> {
         });
         ready(
             found
-                .map(|identity| Require { req: req.clone(), identity, policy: PhantomData })
+                .map(|identity| Require {
+                    req: req.clone(),
+                    identity,
+                    policy: PhantomData,
+                })
                 .map_err(Rejection::from),
         )
     }

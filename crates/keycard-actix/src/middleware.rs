@@ -64,7 +64,10 @@ pub struct KeycardAuth {
 impl KeycardAuth {
     /// Authenticates requests with `authenticators`, tried in order.
     pub fn new(authenticators: Authenticators) -> Self {
-        Self { authenticators: Rc::new(authenticators), lenient: false }
+        Self {
+            authenticators: Rc::new(authenticators),
+            lenient: false,
+        }
     }
 
     /// Bad credentials make the request anonymous instead of failing it: the explicit opt-out
@@ -142,18 +145,30 @@ where
                     query: (!query.is_empty()).then_some(query),
                     headers: &headers,
                 };
-                if lenient { authenticators.outcome_lenient(&head).await } else { authenticators.outcome(&head).await }
+                if lenient {
+                    authenticators.outcome_lenient(&head).await
+                } else {
+                    authenticators.outcome(&head).await
+                }
             };
             let outcome = match result {
                 Ok(outcome) => outcome,
                 // No route here: the 404 answers, not the credentials (case PO3).
-                Err(err) if err.is_authentication() && !req.resource_map().has_resource(req.path()) => {
-                    AuthOutcome { identity: None, challenge: authenticators.challenge().cloned() }
+                Err(err)
+                    if err.is_authentication() && !req.resource_map().has_resource(req.path()) =>
+                {
+                    AuthOutcome {
+                        identity: None,
+                        challenge: authenticators.challenge().cloned(),
+                    }
                 }
                 Err(err) => return Ok(req.into_response(render(&err)).map_into_right_body()),
             };
             req.extensions_mut().insert(outcome);
-            service.call(req).await.map(ServiceResponse::map_into_left_body)
+            service
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
         })
     }
 }

@@ -24,8 +24,8 @@ use keycard_core::AuthError;
 ///     r#"{"detail":"Authentication credentials were not provided.","code":"not_authenticated"}"#
 /// );
 /// let res = rejection.error_response();
-/// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="api""#);
-/// assert_eq!(res.headers()["content-type"], "application/json");
+/// assert_eq!(res.headers().get("www-authenticate").unwrap(), r#"Bearer realm="api""#);
+/// assert_eq!(res.headers().get("content-type").unwrap(), "application/json");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Rejection(AuthError);
@@ -94,13 +94,18 @@ pub(crate) fn render(err: &AuthError) -> HttpResponse {
 }
 
 /// Copies a keycard-core answer (`http` 1 types) into an actix response (`http` 0.2 types).
-pub(crate) fn response(code: u16, headers: &[(http::HeaderName, http::HeaderValue)], body: Vec<u8>) -> HttpResponse {
+pub(crate) fn response(
+    code: u16,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+    body: Vec<u8>,
+) -> HttpResponse {
     let mut res = HttpResponse::with_body(status(code), body).map_into_boxed_body();
     for (name, value) in headers {
         // Names and values are valid in `http` 1, and the two crates' rules are the same.
-        if let (Ok(name), Ok(value)) =
-            (HeaderName::from_bytes(name.as_str().as_bytes()), HeaderValue::from_bytes(value.as_bytes()))
-        {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
             res.headers_mut().append(name, value);
         }
     }

@@ -63,14 +63,18 @@ pub struct RequirePolicy<P> {
 
 impl<P> Clone for RequirePolicy<P> {
     fn clone(&self) -> Self {
-        Self { policy: Arc::clone(&self.policy) }
+        Self {
+            policy: Arc::clone(&self.policy),
+        }
     }
 }
 
 impl<P: Policy> RequirePolicy<P> {
     /// Requires `policy` (a keycard policy, or a composition with `&`, `|`, `!`).
     pub fn new(policy: P) -> Self {
-        Self { policy: Arc::new(policy) }
+        Self {
+            policy: Arc::new(policy),
+        }
     }
 
     /// Requires a shared policy.
@@ -97,7 +101,10 @@ where
     type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        std::future::ready(Ok(RequirePolicyMiddleware { service, policy: Arc::clone(&self.policy) }))
+        std::future::ready(Ok(RequirePolicyMiddleware {
+            service,
+            policy: Arc::clone(&self.policy),
+        }))
     }
 }
 
@@ -136,10 +143,16 @@ where
             outcome.enforce(&*self.policy, req.method().as_str(), req.path())
         });
         let kind = match decision {
-            Ok(()) => Kind::Inner { fut: self.service.call(req) },
+            Ok(()) => Kind::Inner {
+                fut: self.service.call(req),
+            },
             // No route here: the 404 answers, not the policy (case PO3).
-            Err(_) if !req.resource_map().has_resource(req.path()) => Kind::Inner { fut: self.service.call(req) },
-            Err(err) => Kind::Rejected { res: Some(req.into_response(render(&err))) },
+            Err(_) if !req.resource_map().has_resource(req.path()) => Kind::Inner {
+                fut: self.service.call(req),
+            },
+            Err(err) => Kind::Rejected {
+                res: Some(req.into_response(render(&err))),
+            },
         };
         RequirePolicyFuture { kind }
     }
@@ -169,7 +182,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { fut } => fut.poll(cx).map(|res| res.map(ServiceResponse::map_into_left_body)),
+            KindProj::Inner { fut } => fut
+                .poll(cx)
+                .map(|res| res.map(ServiceResponse::map_into_left_body)),
             // Taken once: a future is not polled again after it returned `Ready`.
             KindProj::Rejected { res } => Poll::Ready(Ok(res
                 .take()
@@ -181,6 +196,7 @@ where
 
 impl<F> std::fmt::Debug for RequirePolicyFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequirePolicyFuture").finish_non_exhaustive()
+        f.debug_struct("RequirePolicyFuture")
+            .finish_non_exhaustive()
     }
 }
