@@ -38,3 +38,45 @@ impl HeaderSource for ActixHeaders<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    #[test]
+    fn a_name_that_is_not_a_header_name_is_missing_not_a_panic() {
+        let map = HeaderMap::new();
+        assert_eq!(
+            ActixHeaders(&map).lookup("not a header\n"),
+            HeaderLookup::Missing
+        );
+        assert_eq!(ActixHeaders(&map).lookup(""), HeaderLookup::Missing);
+    }
+
+    #[test]
+    fn value_bytes_are_handed_over_raw() {
+        let mut map = HeaderMap::new();
+        let raw = HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap();
+        map.insert(HeaderName::from_static("authorization"), raw);
+        assert_eq!(
+            ActixHeaders(&map).lookup("authorization"),
+            HeaderLookup::One(b"Bearer \xff\xfe")
+        );
+    }
+
+    #[test]
+    fn debug_shows_names_never_values() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_static("authorization"),
+            HeaderValue::from_static("Bearer secret"),
+        );
+        let shown = format!("{:?}", ActixHeaders(&map));
+        assert!(
+            shown.contains("authorization") && !shown.contains("secret"),
+            "{shown}"
+        );
+    }
+}

@@ -111,3 +111,74 @@ pub(crate) fn response(
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use keycard_core::{Challenge, TokenError};
+
+    use super::*;
+
+    #[test]
+    fn status_and_display_are_the_core_errors() {
+        let cases = [
+            (
+                AuthError::not_authenticated(Some(Challenge::bearer("api"))),
+                401,
+            ),
+            (AuthError::not_authenticated(None), 403),
+            (
+                AuthError::invalid_token(TokenError::Expired)
+                    .with_challenge(Some(Challenge::bearer("api"))),
+                401,
+            ),
+            (AuthError::permission_denied(), 403),
+            (AuthError::field("refresh", "This field is required."), 400),
+            (AuthError::ServiceUnavailable, 503),
+            (AuthError::Misconfigured { detail: "x" }, 500),
+        ];
+        for (err, status) in cases {
+            let rejection = Rejection::from(err.clone());
+            assert_eq!(rejection.status().as_u16(), status, "{err:?}");
+            assert_eq!(rejection.status_code(), rejection.status());
+            assert_eq!(rejection.to_string(), err.to_string());
+            assert_eq!(
+                rejection.body_text().as_bytes(),
+                err.render().body.as_slice()
+            );
+        }
+    }
+
+    #[test]
+    fn response_keeps_every_header_value_in_order() {
+        let headers = [
+            (
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            ),
+            (http::header::VARY, http::HeaderValue::from_static("origin")),
+            (
+                http::header::VARY,
+                http::HeaderValue::from_static("authorization"),
+            ),
+        ];
+        let res = response(418, &headers, b"{}".to_vec());
+        assert_eq!(res.status().as_u16(), 418);
+        let vary: Vec<_> = res
+            .headers()
+            .get_all("vary")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(vary, ["origin", "authorization"]);
+    }
+
+    #[test]
+    fn misconfiguration_names_nothing_in_the_response() {
+        let res = Rejection::from(AuthError::Misconfigured {
+            detail: "the KeycardAuth middleware is missing",
+        })
+        .error_response();
+        assert_eq!(res.status(), 500);
+        let body = actix_web::body::MessageBody::try_into_bytes(res.into_body()).unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("KeycardAuth"));
+    }
+}
