@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderValue, StatusCode};
 
@@ -102,8 +102,14 @@ impl TokenError {
 /// use keycard_core::Challenge;
 /// assert_eq!(Challenge::bearer("api").to_string(), r#"Bearer realm="api""#);
 /// ```
+///
+/// One pointer wide and cheap to clone: the chain hands its challenge to every request's
+/// outcome, and it sits inside [`AuthError`], which must stay small to be returned by value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub struct Challenge(Arc<ChallengeParts>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct ChallengeParts {
     scheme: Cow<'static, str>,
     realm: Cow<'static, str>,
     rfc6750: bool,
@@ -117,7 +123,7 @@ impl Challenge {
         realm: impl Into<Cow<'static, str>>,
         rfc6750: bool,
     ) -> Self {
-        Self { scheme: scheme.into(), realm: realm.into(), rfc6750 }
+        Self(Arc::new(ChallengeParts { scheme: scheme.into(), realm: realm.into(), rfc6750 }))
     }
     /// `Bearer realm="…"`, with RFC 6750 attributes on errors.
     pub fn bearer(realm: impl Into<Cow<'static, str>>) -> Self {
@@ -129,23 +135,27 @@ impl Challenge {
     }
     /// The scheme, as configured (`Bearer`, `JWT`, `Basic`…).
     pub fn scheme(&self) -> &str {
-        &self.scheme
+        &self.0.scheme
     }
     /// The realm.
     pub fn realm(&self) -> &str {
-        &self.realm
+        &self.0.realm
     }
     /// The same scheme and realm, without RFC 6750 attributes (for another scheme's errors).
     pub fn plain(&self) -> Self {
-        Self { rfc6750: false, ..self.clone() }
+        if self.0.rfc6750 {
+            Self::new(self.0.scheme.clone(), self.0.realm.clone(), false)
+        } else {
+            self.clone()
+        }
     }
     /// Whether this challenge takes RFC 6750 attributes.
     pub fn is_rfc6750(&self) -> bool {
-        self.rfc6750
+        self.0.rfc6750
     }
     fn render(&self, attrs: &[(&str, &str)]) -> String {
-        let mut s = format!("{} realm=\"{}\"", self.scheme, quote_safe(&self.realm));
-        if self.rfc6750 {
+        let mut s = format!("{} realm=\"{}\"", self.0.scheme, quote_safe(&self.0.realm));
+        if self.0.rfc6750 {
             for (k, v) in attrs {
                 s.push_str(", ");
                 s.push_str(k);
@@ -536,8 +546,25 @@ fn renderer() -> &'static dyn ErrorRenderer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_error_stays_small_enough_to_return_by_value() {
+        // clippy's result_large_err fires at 128 bytes, on every function returning it.
+        assert!(std::mem::size_of::<AuthError>() < 128, "{}", std::mem::size_of::<AuthError>());
+        assert_eq!(std::mem::size_of::<Option<Challenge>>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn plain_drops_rfc6750_and_keeps_scheme_and_realm() {
+        let c = Challenge::new("JWT", "shop", true);
+        let p = c.plain();
+        assert_eq!((p.scheme(), p.realm(), p.is_rfc6750()), ("JWT", "shop", false));
+        assert!(c.is_rfc6750());
+        assert_eq!(Challenge::basic("api").plain(), Challenge::basic("api"));
+    }
 
     fn body(err: &AuthError) -> serde_json::Value {
         serde_json::from_slice(&err.render().body).unwrap()
