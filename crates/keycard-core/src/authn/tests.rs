@@ -1,5 +1,7 @@
 //! Chain and header cases (AU4, AU5, AU7, AU8, AU10, AU11, HX1–HX3).
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use super::*;

@@ -1,5 +1,7 @@
 //! Composition semantics: `&`, `|`, `!` at view and object level, and which denial survives.
 
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 use crate::store::User;
 
