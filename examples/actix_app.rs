@@ -18,7 +18,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, middleware, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, middleware, web};
 use keycard::policy::object_policy;
 use keycard::{IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, named_policy};
 use keycard_actix::{Identity, KeycardAuth, Rejection, Require, RequirePolicy};
@@ -87,6 +87,12 @@ fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     ))
 }
 
+/// A route for GET and HEAD, as axum's `get` (actix-web's `web::get` is GET only); actix-web
+/// sends no body in answer to HEAD.
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// The contract's routes: the token endpoints (no authentication, as simplejwt's views), and
 /// the API behind the JWT authenticator, each route with its policy.
 fn routes(
@@ -98,14 +104,14 @@ fn routes(
             .service(
                 web::scope("/api")
                     // Resources, not `.route(..)`: another method is then a 405, not a 404.
-                    .service(web::resource("/public/").get(public))
-                    .service(web::resource("/me/").get(me))
+                    .service(web::resource("/public/").route(get().to(public)))
+                    .service(web::resource("/me/").route(get().to(me)))
                     // Policies on the routes, not the resources: another method is a 405 before any
                     // policy runs, as with axum's `MethodRouter::route_layer`.
                     .service(
                         web::resource("/articles/")
                             .route(
-                                web::get()
+                                get()
                                     .to(list_articles)
                                     .wrap(RequirePolicy::new(IsAuthenticatedOrReadOnly)),
                             )
@@ -117,9 +123,9 @@ fn routes(
                     )
                     .service(
                         web::resource("/admin/")
-                            .route(web::get().to(admin).wrap(RequirePolicy::new(IsAdmin))),
+                            .route(get().to(admin).wrap(RequirePolicy::new(IsAdmin))),
                     )
-                    .service(web::resource("/profile/{name}/").get(profile))
+                    .service(web::resource("/profile/{name}/").route(get().to(profile)))
                     // Written last, so it runs first: every route above sees its outcome.
                     .wrap(KeycardAuth::new(authenticators)),
             );

@@ -161,6 +161,11 @@ async fn contract_app_over_real_http() {
         );
     }
 
+    // HEAD answers like GET, without a body (as axum's `get` routes do).
+    let head = send(http.head(url("/api/articles/"))).await;
+    assert_eq!((head.status, head.body), (200, Value::Null));
+    assert_eq!(send(http.head(url("/api/me/"))).await.status, 401);
+
     // Rotate, log out: the session's access tokens stop working at once.
     let rotated = send(
         http.post(url("/api/token/refresh/"))
