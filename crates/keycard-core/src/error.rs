@@ -154,7 +154,10 @@ impl Challenge {
         self.0.rfc6750
     }
     fn render(&self, attrs: &[(&str, &str)]) -> String {
-        let mut s = format!("{} realm=\"{}\"", self.0.scheme, quote_safe(&self.0.realm));
+        // The scheme is configuration too (a TokenAuthentication keyword, a custom
+        // authenticator's): made visible ASCII like the quoted values, so the header is never
+        // dropped and a 401 never goes out without its challenge.
+        let mut s = format!("{} realm=\"{}\"", quote_safe(&self.0.scheme), quote_safe(&self.0.realm));
         if self.0.rfc6750 {
             for (k, v) in attrs {
                 s.push_str(", ");

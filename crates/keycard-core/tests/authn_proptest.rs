@@ -299,3 +299,25 @@ proptest! {
         prop_assert!(e.render().headers.iter().any(|(k, _)| k == http::header::WWW_AUTHENTICATE));
     }
 }
+
+proptest! {
+    /// A scheme from the app's configuration (a TokenAuthentication keyword, a custom
+    /// authenticator's challenge) never makes the 401 lose its WWW-Authenticate.
+    #[test]
+    fn any_scheme_renders_a_valid_header(scheme in any::<String>(), realm in any::<String>()) {
+        let e = AuthError::not_authenticated(Some(Challenge::new(scheme, realm, true)));
+        let www = e.www_authenticate().unwrap();
+        prop_assert!(www.bytes().all(|b| (0x20..0x7f).contains(&b)), "{:?}", www);
+        prop_assert!(e.render().headers.iter().any(|(k, _)| k == http::header::WWW_AUTHENTICATE));
+    }
+}
+
+#[test]
+fn non_ascii_token_keyword_keeps_the_challenge_header() {
+    let keys = Arc::new(InMemoryApiKeyStore::new());
+    let chain = Authenticators::new().with(TokenAuthentication::new(keys, "api").keyword("Clé"));
+    let e = chain.not_authenticated();
+    assert_eq!(e.status(), 401);
+    assert_eq!(e.www_authenticate().as_deref(), Some(r#"Cl? realm="api""#));
+    assert!(e.render().headers.iter().any(|(k, _)| k == http::header::WWW_AUTHENTICATE));
+}
