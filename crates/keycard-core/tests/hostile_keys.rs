@@ -643,6 +643,14 @@ fn ax8_key_of_the_wrong_curve_is_refused_at_startup() {
         Algorithm::ES384,
         &key_file("ec256_public.pem"),
     ));
+    // A JWK without `alg` whose curve is P-384, offered for ES256.
+    let mut jwk = Key::public_pem(Algorithm::ES384, &key_file("ec384_public.pem"))
+        .unwrap()
+        .public_jwk_value()
+        .unwrap();
+    jwk.common.key_algorithm = None;
+    refused_key(Key::public_jwk(Algorithm::ES256, &jwk));
+    Key::public_jwk(Algorithm::ES384, &jwk).unwrap();
 }
 
 #[test]

@@ -147,6 +147,9 @@ impl Key {
         decoding: DecodingKey,
         jwk: Option<Jwk>,
     ) -> Result<Self, ConfigError> {
+        if !curve_fits(alg, jwk.as_ref()) {
+            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+        }
         let key = Self {
             alg,
             kid: None,
@@ -206,6 +209,25 @@ impl Key {
     }
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
+    }
+}
+
+/// Whether an EC or EdDSA key is on the curve its algorithm names. A verify-only key cannot
+/// prove itself with a signature, and the aws-lc-rs backend parses a public key only when a
+/// token arrives (answering every token "bad signature" for a P-384 key pinned to ES256), so
+/// the curve is checked here, from the key's JWK; a key whose JWK cannot be made is refused.
+fn curve_fits(alg: Algorithm, jwk: Option<&Jwk>) -> bool {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    let want = match alg {
+        Algorithm::ES256 => EllipticCurve::P256,
+        Algorithm::ES384 => EllipticCurve::P384,
+        Algorithm::EdDSA => EllipticCurve::Ed25519,
+        _ => return true,
+    };
+    match jwk.map(|j| &j.algorithm) {
+        Some(AlgorithmParameters::EllipticCurve(p)) => p.curve == want,
+        Some(AlgorithmParameters::OctetKeyPair(p)) => p.curve == want,
+        _ => false,
     }
 }
 
