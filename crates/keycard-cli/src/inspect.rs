@@ -46,6 +46,9 @@ pub(crate) fn read_token(arg: Option<&str>) -> Result<String> {
         ));
     }
     let t = raw.trim();
+    if t.eq_ignore_ascii_case("bearer") {
+        return Err(Failure::invalid("not a JWT: `Bearer` without a token"));
+    }
     let t = match t.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
         _ => t,

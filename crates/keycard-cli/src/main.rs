@@ -96,16 +96,16 @@ fn clap_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(if e.use_stderr() { 2 } else { 0 })
         }
         _ => {
+            // clap's message, its argument list and tips, up to the usage block, on one line.
             let text = e.render().to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let first = lines.next().unwrap_or("error: invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
-            let mut msg = first.to_owned();
-            for tip in tips {
-                msg.push_str("; ");
-                msg.push_str(tip);
-            }
+            let msg = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
             eprintln!("keycard: error: {msg} (see `keycard --help`)");
             ExitCode::from(2)
         }
