@@ -502,6 +502,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn response_body_can_be_hypers_full_bytes() {
+        use http_body_util::{BodyExt, Full};
+        let fx = Fixture::new().await;
+        let svc = Auth::new(
+            service_fn(|_: Request<Full<bytes::Bytes>>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(bytes::Bytes::from_static(b"ok"))))
+            }),
+            fx.chain(),
+        );
+        let req = Request::get("/")
+            .header("authorization", "Bearer x.y.z")
+            .body(Full::default())
+            .unwrap();
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body_json(&body)["code"], "token_not_valid");
+    }
+
+    #[tokio::test]
     async fn identity_from_a_custom_authenticator_is_visible() {
         struct Gateway;
         impl Authenticator for Gateway {

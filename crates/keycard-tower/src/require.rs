@@ -29,6 +29,11 @@
 //! `Router::layer`: `route_layer` runs only when a route matched, so an unknown path stays a
 //! 404 instead of becoming a 401 (case PO3).
 //!
+//! The policy sees the request's method and `uri().path()` as they reach this layer: below
+//! axum's `Router::nest` that is the path under the nest point (keycard-axum's `Require<P>`
+//! extractor uses axum's `OriginalUri` instead). Path-based policies are simplest on
+//! un-nested routes.
+//!
 //! # Without an [`AuthLayer`](crate::AuthLayer) in front
 //!
 //! The policy cannot be decided, and guessing "anonymous" would hide the mistake, so the
