@@ -10,7 +10,7 @@
 //!   `route_layer` so that unknown paths stay 404.
 //! - [`token_router`] serves obtain, refresh, verify and blacklist.
 //!
-//! Every refusal is a named [rejection](rejection) rendered by keycard-core, so axum and
+//! Every refusal is a named [`rejection`] type rendered by keycard-core, so axum and
 //! actix-web apps answer byte for byte alike.
 //!
 //! ```
