@@ -847,6 +847,7 @@ impl SettingsFile {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test panics with the value
 mod tests {
     use super::*;
 

@@ -206,6 +206,7 @@ impl RevocationStore for InMemoryRevocationStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test panics with the value
 mod tests {
     use super::*;
     use crate::clock::FrozenClock;

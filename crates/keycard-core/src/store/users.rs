@@ -206,6 +206,7 @@ impl ApiKeyStore for InMemoryApiKeyStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test panics with the value
 mod tests {
     use super::*;
 

@@ -125,10 +125,10 @@ impl Key {
         if alg.family() == AlgorithmFamily::Hmac {
             return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
         }
-        if let Some(key_alg) = jwk.common.key_algorithm {
-            if format!("{key_alg:?}") != format!("{alg:?}") {
-                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
-            }
+        if let Some(key_alg) = jwk.common.key_algorithm
+            && format!("{key_alg:?}") != format!("{alg:?}")
+        {
+            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
         }
         let decoding = DecodingKey::from_jwk(jwk).map_err(|_| bad_key("JWK"))?;
         if decoding.family() != alg.family() {

@@ -267,10 +267,10 @@ impl TokenService {
         if let Some(aud) = &s.audience {
             c.insert("aud".into(), aud.to_claim());
         }
-        if s.password_change_revocation {
-            if let Some(fp) = &user.password_fingerprint {
-                c.insert(s.revoke_token_claim.clone(), fp.clone().into());
-            }
+        if s.password_change_revocation
+            && let Some(fp) = &user.password_fingerprint
+        {
+            c.insert(s.revoke_token_claim.clone(), fp.clone().into());
         }
         c
     }
@@ -353,10 +353,10 @@ impl TokenService {
 
     async fn check_not_revoked(&self, claims: &Claims, spent_is_revoked: bool) -> Result<(), AuthError> {
         let Some(store) = &self.0.store else { return Ok(()) };
-        if let Some(session) = claims.session() {
-            if store.is_session_revoked(session).await.map_err(unavailable)? {
-                return Err(AuthError::invalid_token(TokenError::Blacklisted));
-            }
+        if let Some(session) = claims.session()
+            && store.is_session_revoked(session).await.map_err(unavailable)?
+        {
+            return Err(AuthError::invalid_token(TokenError::Blacklisted));
         }
         if claims.kind() != TokenKind::Access {
             match store.token_state(claims.jti()).await.map_err(unavailable)? {

@@ -141,10 +141,10 @@ impl Verifier {
         if !allow_expired && exp.saturating_add(leeway) <= now {
             return Err(TokenError::Expired);
         }
-        if let Some(nbf) = all.get("nbf") {
-            if numeric_date(nbf)? > now.saturating_add(leeway) {
-                return Err(TokenError::NotYetValid);
-            }
+        if let Some(nbf) = all.get("nbf")
+            && numeric_date(nbf)? > now.saturating_add(leeway)
+        {
+            return Err(TokenError::NotYetValid);
         }
         let iat = match all.get("iat") {
             Some(v) => {
@@ -212,8 +212,11 @@ impl Verifier {
     }
 }
 
+/// The header, payload and signature segments of a compact JWS.
+type Segments<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
 /// Splits a compact JWS into its three segments, refusing anything but base64url characters.
-fn split(token: &[u8]) -> Result<(&[u8], &[u8], &[u8]), TokenError> {
+fn split(token: &[u8]) -> Result<Segments<'_>, TokenError> {
     let mut dots = [0usize; 2];
     let mut n = 0;
     for (i, &b) in token.iter().enumerate() {
@@ -291,6 +294,7 @@ fn numeric_date(v: &Value) -> Result<u64, TokenError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failing test panics with the value
 mod tests {
     use super::*;
 
