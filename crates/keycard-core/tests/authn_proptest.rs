@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use keycard_core::authn::{Credentials, HeaderLookup, HeaderSource, parse_credentials};
 use keycard_core::{
-    AuthError, Authenticators, BasicAuthentication, Challenge, FrozenClock, InMemoryApiKeyStore, InMemoryUserStore,
-    IsAuthenticated, JwtAuthentication, RequestHead, Settings, TokenAuthentication, TokenError, TokenService, User,
-    UserStore,
+    AuthError, Authenticators, BasicAuthentication, Challenge, FrozenClock, InMemoryApiKeyStore,
+    InMemoryUserStore, IsAuthenticated, JwtAuthentication, RequestHead, Settings,
+    TokenAuthentication, TokenError, TokenService, User, UserStore,
 };
 use proptest::prelude::*;
 
@@ -71,7 +71,11 @@ fn assert_fixed_vocabulary(e: &AuthError) -> Result<(), TestCaseError> {
     let r = e.render();
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     let detail = body["detail"].as_str().unwrap();
-    prop_assert!(vocab.contains(&detail), "detail not in vocabulary: {:?}", detail);
+    prop_assert!(
+        vocab.contains(&detail),
+        "detail not in vocabulary: {:?}",
+        detail
+    );
     let code = body["code"].as_str().unwrap();
     prop_assert!(
         [
@@ -89,13 +93,19 @@ fn assert_fixed_vocabulary(e: &AuthError) -> Result<(), TestCaseError> {
     );
     prop_assert_eq!(r.status.as_u16(), 401);
     let www = e.www_authenticate();
-    let rendered = r.headers.iter().find(|(k, _)| k == http::header::WWW_AUTHENTICATE).map(|(_, v)| v.to_str().unwrap().to_owned());
+    let rendered = r
+        .headers
+        .iter()
+        .find(|(k, _)| k == http::header::WWW_AUTHENTICATE)
+        .map(|(_, v)| v.to_str().unwrap().to_owned());
     prop_assert_eq!(&www, &rendered, "header dropped or altered");
     let www = www.unwrap();
     let rest = www.strip_prefix(r#"Bearer realm="api""#).unwrap();
     if !rest.is_empty() {
         let ok = ["invalid_request", "invalid_token"].iter().any(|err| {
-            vocab.iter().any(|d| rest == format!(r#", error="{err}", error_description="{d}""#))
+            vocab
+                .iter()
+                .any(|d| rest == format!(r#", error="{err}", error_description="{d}""#))
         });
         prop_assert!(ok, "challenge not from the vocabulary: {}", www);
     }
@@ -127,14 +137,29 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let users = Arc::new(InMemoryUserStore::new());
         users.insert(User::new("42", "user42"), "pw");
-        let settings = Settings::builder().hmac_secret([0x42; 32]).clock(Arc::new(FrozenClock::new(NOW))).build().unwrap();
-        let tokens = TokenService::builder(settings).users_arc(users.clone()).build().unwrap();
-        let access = rt.block_on(tokens.obtain_for(&User::new("42", "user42"))).unwrap().access;
+        let settings = Settings::builder()
+            .hmac_secret([0x42; 32])
+            .clock(Arc::new(FrozenClock::new(NOW)))
+            .build()
+            .unwrap();
+        let tokens = TokenService::builder(settings)
+            .users_arc(users.clone())
+            .build()
+            .unwrap();
+        let access = rt
+            .block_on(tokens.obtain_for(&User::new("42", "user42")))
+            .unwrap()
+            .access;
         let keys = Arc::new(InMemoryApiKeyStore::new());
-        keys.insert("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b", User::new("42", "user42"));
+        keys.insert(
+            "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",
+            User::new("42", "user42"),
+        );
         let basic_users: Arc<dyn UserStore> = users;
         let chain = Authenticators::new()
             .with(JwtAuthentication::new(tokens))
@@ -148,7 +173,12 @@ fn fixture() -> &'static Fixture {
 fn check_chain(values: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
     let f = fixture();
     let raw = Raw(values);
-    let head = RequestHead { method: "GET", path: "/", query: None, headers: &raw };
+    let head = RequestHead {
+        method: "GET",
+        path: "/",
+        query: None,
+        headers: &raw,
+    };
     let result = f.rt.block_on(f.chain.outcome(&head));
     match result.and_then(|o| o.enforce(&IsAuthenticated, "GET", "/").map(|()| o)) {
         Ok(o) => {
@@ -181,10 +211,14 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
             s.extend(rest);
             s
         }),
-        (schemes(), "[A-Za-z0-9_\\-]{1,40}\\.[A-Za-z0-9_\\-=+/]{0,40}\\.[A-Za-z0-9_\\-\"\\\\%]{0,40}").prop_map(|(mut s, t)| {
-            s.extend(t.into_bytes());
-            s
-        }),
+        (
+            schemes(),
+            "[A-Za-z0-9_\\-]{1,40}\\.[A-Za-z0-9_\\-=+/]{0,40}\\.[A-Za-z0-9_\\-\"\\\\%]{0,40}"
+        )
+            .prop_map(|(mut s, t)| {
+                s.extend(t.into_bytes());
+                s
+            }),
         (any::<prop::sample::Index>(), any::<u8>(), any::<bool>()).prop_map(|(i, b, insert)| {
             let mut t = format!("Bearer {}", fixture().access).into_bytes();
             let at = 7 + i.index(t.len() - 7);
@@ -319,5 +353,10 @@ fn non_ascii_token_keyword_keeps_the_challenge_header() {
     let e = chain.not_authenticated();
     assert_eq!(e.status(), 401);
     assert_eq!(e.www_authenticate().as_deref(), Some(r#"Cl? realm="api""#));
-    assert!(e.render().headers.iter().any(|(k, _)| k == http::header::WWW_AUTHENTICATE));
+    assert!(
+        e.render()
+            .headers
+            .iter()
+            .any(|(k, _)| k == http::header::WWW_AUTHENTICATE)
+    );
 }

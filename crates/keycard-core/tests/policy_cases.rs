@@ -8,9 +8,9 @@ use std::sync::Arc;
 use http::HeaderMap;
 use keycard_core::policy::{Denial, object_policy};
 use keycard_core::{
-    AllowAny, AuthError, AuthOutcome, Authenticators, Challenge, FrozenClock, HasClaim, HasRole, HasScope, Identity,
-    IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, JwtAuthentication, Policy, PolicyContext, PolicyExt,
-    RequestHead, Settings, TokenService, User,
+    AllowAny, AuthError, AuthOutcome, Authenticators, Challenge, FrozenClock, HasClaim, HasRole,
+    HasScope, Identity, IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, JwtAuthentication,
+    Policy, PolicyContext, PolicyExt, RequestHead, Settings, TokenService, User,
 };
 use serde_json::{Value, json};
 
@@ -20,11 +20,17 @@ const DEFAULT_DENIAL: &str = "You do not have permission to perform this action.
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 fn outcome(identity: Option<Identity>) -> AuthOutcome {
-    AuthOutcome { identity, challenge: Some(Challenge::bearer("api")) }
+    AuthOutcome {
+        identity,
+        challenge: Some(Challenge::bearer("api")),
+    }
 }
 
 fn user(id: &str) -> Identity {
@@ -46,7 +52,11 @@ fn rendered(r: Result<(), AuthError>) -> (u16, Value, Option<String>) {
                 .iter()
                 .find(|(k, _)| k == http::header::WWW_AUTHENTICATE)
                 .map(|(_, v)| v.to_str().unwrap().to_owned());
-            (r.status.as_u16(), serde_json::from_slice(&r.body).unwrap(), www)
+            (
+                r.status.as_u16(),
+                serde_json::from_slice(&r.body).unwrap(),
+                www,
+            )
         }
     }
 }
@@ -56,7 +66,11 @@ fn denied(detail: &str, code: &str) -> (u16, Value, Option<String>) {
 }
 
 fn not_authenticated() -> (u16, Value, Option<String>) {
-    (401, json!({"detail": NOT_PROVIDED, "code": "not_authenticated"}), Some(BEARER.to_owned()))
+    (
+        401,
+        json!({"detail": NOT_PROVIDED, "code": "not_authenticated"}),
+        Some(BEARER.to_owned()),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -67,15 +81,22 @@ struct Article {
 }
 
 fn is_owner() -> impl Policy + Clone {
-    object_policy(|ctx: &PolicyContext<'_>, a: &Article| ctx.identity.is_some_and(|i| i.user_id() == a.owner))
+    object_policy(|ctx: &PolicyContext<'_>, a: &Article| {
+        ctx.identity.is_some_and(|i| i.user_id() == a.owner)
+    })
 }
 
 #[test]
 fn po1_admin_or_owner_at_object_level() {
     let policy = IsAdmin | is_owner();
     let article = Article { owner: "1".into() };
-    let check = |id: Option<Identity>| rendered(outcome(id).enforce_object(&policy, "GET", "/articles/1", &article));
-    assert_eq!(check(Some(user("2"))), denied(DEFAULT_DENIAL, "permission_denied"));
+    let check = |id: Option<Identity>| {
+        rendered(outcome(id).enforce_object(&policy, "GET", "/articles/1", &article))
+    };
+    assert_eq!(
+        check(Some(user("2"))),
+        denied(DEFAULT_DENIAL, "permission_denied")
+    );
     assert_eq!(check(Some(user("1"))).0, 200);
     assert_eq!(check(Some(admin())).0, 200);
     assert_eq!(check(None), not_authenticated());
@@ -89,7 +110,11 @@ fn po1_or_at_object_level_is_never_object_or_object() {
         fn has_permission(&self, _: &PolicyContext<'_>) -> Result<(), Denial> {
             Ok(())
         }
-        fn has_object_permission(&self, _: &PolicyContext<'_>, _: &dyn std::any::Any) -> Result<(), Denial> {
+        fn has_object_permission(
+            &self,
+            _: &PolicyContext<'_>,
+            _: &dyn std::any::Any,
+        ) -> Result<(), Denial> {
             Err(Denial::new("Not this object.", "not_this_object"))
         }
     }
@@ -102,7 +127,10 @@ fn po1_or_at_object_level_is_never_object_or_object() {
     let policy = IsAdmin | ViewOnly;
     let r = rendered(outcome(Some(user("2"))).enforce_object(&policy, "GET", "/", &article));
     assert_eq!(r, denied(DEFAULT_DENIAL, "permission_denied"));
-    assert_eq!(rendered(outcome(Some(admin())).enforce_object(&policy, "GET", "/", &article)).0, 200);
+    assert_eq!(
+        rendered(outcome(Some(admin())).enforce_object(&policy, "GET", "/", &article)).0,
+        200
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -125,20 +153,40 @@ fn policy_a() -> A {
 fn po2_and_keeps_the_denying_operands_message() {
     let o = outcome(Some(user("2")));
     let want = denied("Custom Message A", "a");
-    assert_eq!(rendered(o.enforce(&policy_a().and(IsAuthenticated), "GET", "/")), want);
-    assert_eq!(rendered(o.enforce(&IsAuthenticated.and(policy_a()), "GET", "/")), want);
+    assert_eq!(
+        rendered(o.enforce(&policy_a().and(IsAuthenticated), "GET", "/")),
+        want
+    );
+    assert_eq!(
+        rendered(o.enforce(&IsAuthenticated.and(policy_a()), "GET", "/")),
+        want
+    );
     // Byte for byte.
-    let e = o.enforce(&IsAuthenticated.and(policy_a()), "GET", "/").unwrap_err();
-    assert_eq!(e.render().body, br#"{"detail":"Custom Message A","code":"a"}"#);
+    let e = o
+        .enforce(&IsAuthenticated.and(policy_a()), "GET", "/")
+        .unwrap_err();
+    assert_eq!(
+        e.render().body,
+        br#"{"detail":"Custom Message A","code":"a"}"#
+    );
 }
 
 #[test]
 fn po2_or_with_both_failing_keeps_the_first_operands_message() {
     let o = outcome(Some(user("2")));
     let b = IsAdmin.with_message("Custom Message B", "b");
-    assert_eq!(rendered(o.enforce(&policy_a().or(b.clone()), "GET", "/")), denied("Custom Message A", "a"));
-    assert_eq!(rendered(o.enforce(&b.clone().or(policy_a()), "GET", "/")), denied("Custom Message B", "b"));
-    assert_eq!(rendered(o.enforce(&(IsAdmin | b), "GET", "/")), denied(DEFAULT_DENIAL, "permission_denied"));
+    assert_eq!(
+        rendered(o.enforce(&policy_a().or(b.clone()), "GET", "/")),
+        denied("Custom Message A", "a")
+    );
+    assert_eq!(
+        rendered(o.enforce(&b.clone().or(policy_a()), "GET", "/")),
+        denied("Custom Message B", "b")
+    );
+    assert_eq!(
+        rendered(o.enforce(&(IsAdmin | b), "GET", "/")),
+        denied(DEFAULT_DENIAL, "permission_denied")
+    );
 }
 
 #[test]
@@ -146,12 +194,21 @@ fn po2_messages_survive_depth() {
     let o = outcome(Some(user("2")));
     // IsAuthenticated & (AllowAny & (IsAuthenticated & (A | IsAdmin))): A's message comes out.
     let deep = IsAuthenticated & (AllowAny & (IsAuthenticated & policy_a().or(IsAdmin)));
-    assert_eq!(rendered(o.enforce(&deep, "GET", "/")), denied("Custom Message A", "a"));
+    assert_eq!(
+        rendered(o.enforce(&deep, "GET", "/")),
+        denied("Custom Message A", "a")
+    );
     // A with_message around the whole expression wins over the operands'.
     let wrapped = deep.with_message("Outer.", "outer");
-    assert_eq!(rendered(o.enforce(&wrapped, "GET", "/")), denied("Outer.", "outer"));
+    assert_eq!(
+        rendered(o.enforce(&wrapped, "GET", "/")),
+        denied("Outer.", "outer")
+    );
     // Anonymous: 401 whatever the message.
-    assert_eq!(rendered(outcome(None).enforce(&wrapped, "GET", "/")), not_authenticated());
+    assert_eq!(
+        rendered(outcome(None).enforce(&wrapped, "GET", "/")),
+        not_authenticated()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -176,9 +233,14 @@ fn po6_every_policy_denial_is_403_or_401_never_500() {
     for (i, p) in policies.iter().enumerate() {
         for (id, denial) in [(Some(user("2")), 403), (None, 401)] {
             let o = outcome(id.clone());
-            let r = o.enforce(p, "POST", "/").and_then(|()| o.enforce_object(p, "POST", "/", &article));
+            let r = o
+                .enforce(p, "POST", "/")
+                .and_then(|()| o.enforce_object(p, "POST", "/", &article));
             let (status, body, _) = rendered(r);
-            assert!(status == 200 || status == denial, "policy {i}, identity {id:?}: {status} {body}");
+            assert!(
+                status == 200 || status == denial,
+                "policy {i}, identity {id:?}: {status} {body}"
+            );
             if status != 200 {
                 assert!(body["code"].is_string() && body["detail"].is_string());
             }
@@ -191,23 +253,40 @@ fn po6_infrastructure_failure_is_503_json() {
     let (status, body, www) = rendered(Err(AuthError::ServiceUnavailable));
     assert_eq!(
         (status, body, www),
-        (503, json!({"detail": "The authentication service is temporarily unavailable.", "code": "service_unavailable"}), None)
+        (
+            503,
+            json!({"detail": "The authentication service is temporarily unavailable.", "code": "service_unavailable"}),
+            None
+        )
     );
     let r = AuthError::ServiceUnavailable.render();
-    assert!(r.headers.iter().any(|(k, v)| k == http::header::CONTENT_TYPE && v == "application/json"));
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k == http::header::CONTENT_TYPE && v == "application/json")
+    );
 }
 
 #[test]
 fn po6_misconfiguration_is_500_without_naming_the_missing_piece() {
-    let e = AuthError::Misconfigured { detail: "RequireLayer without AuthLayer" };
+    let e = AuthError::Misconfigured {
+        detail: "RequireLayer without AuthLayer",
+    };
     let (status, body, _) = rendered(Err(e));
-    assert_eq!((status, body), (500, json!({"detail": "A server error occurred.", "code": "server_error"})));
+    assert_eq!(
+        (status, body),
+        (
+            500,
+            json!({"detail": "A server error occurred.", "code": "server_error"})
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------------------
 // PO7 scopes
 
-const INSUFFICIENT: &str = r#"Bearer realm="api", error="insufficient_scope", scope="orders:write""#;
+const INSUFFICIENT: &str =
+    r#"Bearer realm="api", error="insufficient_scope", scope="orders:write""#;
 
 fn scope_denied() -> (u16, Value, Option<String>) {
     (
@@ -220,7 +299,11 @@ fn scope_denied() -> (u16, Value, Option<String>) {
 #[test]
 fn po7_scope_claim_space_separated_and_scp_array() {
     block(async {
-        let settings = Settings::builder().hmac_secret([3u8; 32]).clock(Arc::new(FrozenClock::new(NOW))).build().unwrap();
+        let settings = Settings::builder()
+            .hmac_secret([3u8; 32])
+            .clock(Arc::new(FrozenClock::new(NOW)))
+            .build()
+            .unwrap();
         let tokens_with = |claims: Value| {
             TokenService::builder(settings.clone())
                 .users(keycard_core::InMemoryUserStore::new())
@@ -233,18 +316,34 @@ fn po7_scope_claim_space_separated_and_scp_array() {
             (json!({"scope": "orders:read orders:write"}), true),
             (json!({"scp": ["orders:write"]}), true),
             (json!({"scp": "orders:write"}), true),
-            (json!({"scope": "orders:read", "scp": ["orders:write", "x"]}), true),
+            (
+                json!({"scope": "orders:read", "scp": ["orders:write", "x"]}),
+                true,
+            ),
             (json!({"scope": "orders:read"}), false),
             (json!({"scope": "orders:writer"}), false),
             (json!({"scp": ["orders:read"]}), false),
             (json!({}), false),
         ] {
             let tokens = tokens_with(claims.clone());
-            let access = tokens.obtain_for(&User::new("42", "u")).await.unwrap().access;
-            let chain = Authenticators::new().with(keycard_core::JwtStatelessAuthentication::new(tokens));
+            let access = tokens
+                .obtain_for(&User::new("42", "u"))
+                .await
+                .unwrap()
+                .access;
+            let chain =
+                Authenticators::new().with(keycard_core::JwtStatelessAuthentication::new(tokens));
             let mut h = HeaderMap::new();
-            h.insert(http::header::AUTHORIZATION, format!("Bearer {access}").parse().unwrap());
-            let head = RequestHead { method: "POST", path: "/orders", query: None, headers: &h };
+            h.insert(
+                http::header::AUTHORIZATION,
+                format!("Bearer {access}").parse().unwrap(),
+            );
+            let head = RequestHead {
+                method: "POST",
+                path: "/orders",
+                query: None,
+                headers: &h,
+            };
             let o = chain.outcome(&head).await.unwrap();
             let r = rendered(o.enforce(&policy, "POST", "/orders"));
             if ok {
@@ -258,17 +357,40 @@ fn po7_scope_claim_space_separated_and_scp_array() {
 
 #[test]
 fn po7_insufficient_scope_challenge() {
-    let o = outcome(Some(Identity::from_user(User::new("1", "a").with_scopes(["orders:read"]), "test")));
-    assert_eq!(rendered(o.enforce(&HasScope::new("orders:write"), "POST", "/")), scope_denied());
+    let o = outcome(Some(Identity::from_user(
+        User::new("1", "a").with_scopes(["orders:read"]),
+        "test",
+    )));
+    assert_eq!(
+        rendered(o.enforce(&HasScope::new("orders:write"), "POST", "/")),
+        scope_denied()
+    );
     // Composed: the scope survives `&` and a message override.
-    let p = IsAuthenticated & HasScope::new("orders:write").with_message("Need orders:write.", "scope");
+    let p =
+        IsAuthenticated & HasScope::new("orders:write").with_message("Need orders:write.", "scope");
     let (status, body, www) = rendered(o.enforce(&p, "POST", "/"));
-    assert_eq!((status, body, www.as_deref()), (403, json!({"detail": "Need orders:write.", "code": "scope"}), Some(INSUFFICIENT)));
+    assert_eq!(
+        (status, body, www.as_deref()),
+        (
+            403,
+            json!({"detail": "Need orders:write.", "code": "scope"}),
+            Some(INSUFFICIENT)
+        )
+    );
     // Anonymous: 401 not_authenticated, no insufficient_scope.
-    assert_eq!(rendered(outcome(None).enforce(&HasScope::new("orders:write"), "POST", "/")), not_authenticated());
+    assert_eq!(
+        rendered(outcome(None).enforce(&HasScope::new("orders:write"), "POST", "/")),
+        not_authenticated()
+    );
     // A chain without an RFC 6750 challenge (Basic first) sends no insufficient_scope header.
-    let basic = AuthOutcome { identity: o.identity.clone(), challenge: Some(Challenge::basic("api")) };
-    assert_eq!(rendered(basic.enforce(&HasScope::new("orders:write"), "POST", "/")).2, None);
+    let basic = AuthOutcome {
+        identity: o.identity.clone(),
+        challenge: Some(Challenge::basic("api")),
+    };
+    assert_eq!(
+        rendered(basic.enforce(&HasScope::new("orders:write"), "POST", "/")).2,
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -278,14 +400,26 @@ fn po7_insufficient_scope_challenge() {
 fn po8_is_authenticated_or_read_only() {
     let anon = outcome(None);
     for m in ["GET", "HEAD", "OPTIONS"] {
-        assert_eq!(rendered(anon.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")).0, 200, "{m}");
+        assert_eq!(
+            rendered(anon.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")).0,
+            200,
+            "{m}"
+        );
     }
     for m in ["POST", "PUT", "PATCH", "DELETE"] {
-        assert_eq!(rendered(anon.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")), not_authenticated(), "{m}");
+        assert_eq!(
+            rendered(anon.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")),
+            not_authenticated(),
+            "{m}"
+        );
     }
     let authed = outcome(Some(user("1")));
     for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
-        assert_eq!(rendered(authed.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")).0, 200, "{m}");
+        assert_eq!(
+            rendered(authed.enforce(&IsAuthenticatedOrReadOnly, m, "/articles")).0,
+            200,
+            "{m}"
+        );
     }
 }
 
@@ -295,16 +429,35 @@ fn po8_through_the_jwt_chain() {
         let users = keycard_core::InMemoryUserStore::new();
         users.insert(User::new("1", "alice"), "pw");
         let settings = Settings::builder().hmac_secret([3u8; 32]).build().unwrap();
-        let tokens = TokenService::builder(settings).users(users).build().unwrap();
+        let tokens = TokenService::builder(settings)
+            .users(users)
+            .build()
+            .unwrap();
         let access = tokens.obtain("alice", "pw").await.unwrap().access;
         let chain = Authenticators::new().with(JwtAuthentication::new(tokens));
         let none = HeaderMap::new();
         let mut with = HeaderMap::new();
-        with.insert(http::header::AUTHORIZATION, format!("Bearer {access}").parse().unwrap());
-        for (h, method, want) in [(&none, "GET", 200), (&none, "POST", 401), (&with, "POST", 200)] {
-            let head = RequestHead { method, path: "/api/articles/", query: None, headers: h };
+        with.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {access}").parse().unwrap(),
+        );
+        for (h, method, want) in [
+            (&none, "GET", 200),
+            (&none, "POST", 401),
+            (&with, "POST", 200),
+        ] {
+            let head = RequestHead {
+                method,
+                path: "/api/articles/",
+                query: None,
+                headers: h,
+            };
             let o = chain.outcome(&head).await.unwrap();
-            assert_eq!(rendered(o.enforce(&IsAuthenticatedOrReadOnly, method, "/api/articles/")).0, want, "{method}");
+            assert_eq!(
+                rendered(o.enforce(&IsAuthenticatedOrReadOnly, method, "/api/articles/")).0,
+                want,
+                "{method}"
+            );
         }
     });
 }

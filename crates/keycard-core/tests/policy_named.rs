@@ -5,8 +5,8 @@
 
 use keycard_core::policy::{Denial, object_policy, policy_fn};
 use keycard_core::{
-    AllowAny, AuthOutcome, Challenge, HasClaim, HasRole, HasScope, Identity, IsAdmin, IsAuthenticated, Policy,
-    PolicyContext, PolicyExt, User, named_policy,
+    AllowAny, AuthOutcome, Challenge, HasClaim, HasRole, HasScope, Identity, IsAdmin,
+    IsAuthenticated, Policy, PolicyContext, PolicyExt, User, named_policy,
 };
 
 named_policy! {
@@ -49,13 +49,24 @@ named_policy! {
 }
 
 /// `Deep`, written out as booleans.
-fn deep_reference(authed: bool, admin: bool, a: bool, banned: bool, b: bool, get: bool, reader: bool) -> bool {
+fn deep_reference(
+    authed: bool,
+    admin: bool,
+    a: bool,
+    banned: bool,
+    b: bool,
+    get: bool,
+    reader: bool,
+) -> bool {
     authed && (admin || (a && !(banned || (b && (get || !reader)))))
 }
 
 fn identity(admin: bool, scopes: &[&str], roles: &[&str]) -> Identity {
     Identity::from_user(
-        User::new("1", "alice").admin(admin).with_scopes(scopes.iter().copied()).with_roles(roles.iter().copied()),
+        User::new("1", "alice")
+            .admin(admin)
+            .with_scopes(scopes.iter().copied())
+            .with_roles(roles.iter().copied()),
         "test",
     )
 }
@@ -75,16 +86,24 @@ fn named_policy_is_a_type_an_extractor_can_name() {
     let writer = identity(false, &["articles:write"], &[]);
     assert!(p.has_permission(&ctx(Some(&writer))).is_ok());
     assert!(p.has_permission(&ctx(None)).is_err());
-    assert!(p.has_permission(&ctx(Some(&identity(true, &[], &[])))).is_ok());
+    assert!(
+        p.has_permission(&ctx(Some(&identity(true, &[], &[]))))
+            .is_ok()
+    );
     assert_eq!(format!("{p:?}"), "CanWriteArticles");
 }
 
 #[test]
 fn parameterised_named_policy_keeps_scope_and_message() {
     let reader = identity(false, &["articles:read"], &[]);
-    let d = HasArticlesWrite.has_permission(&ctx(Some(&reader))).unwrap_err();
+    let d = HasArticlesWrite
+        .has_permission(&ctx(Some(&reader)))
+        .unwrap_err();
     assert_eq!(d.scope.as_deref(), Some("articles:write"));
-    let o = AuthOutcome { identity: Some(reader), challenge: Some(Challenge::bearer("api")) };
+    let o = AuthOutcome {
+        identity: Some(reader),
+        challenge: Some(Challenge::bearer("api")),
+    };
     let e = o.enforce(&HasArticlesWrite, "POST", "/").unwrap_err();
     assert_eq!(
         e.www_authenticate().unwrap(),
@@ -97,49 +116,98 @@ fn named_policies_compose_with_operators_and_methods() {
     let writer = identity(false, &["articles:write"], &[]);
     let admin = identity(true, &[], &[]);
     let c = ctx(Some(&writer));
-    assert!((CanWriteArticles & HasArticlesWrite).has_permission(&c).is_ok());
+    assert!(
+        (CanWriteArticles & HasArticlesWrite)
+            .has_permission(&c)
+            .is_ok()
+    );
     assert!((CanWriteArticles & AdminsOnly).has_permission(&c).is_err());
     assert!((AdminsOnly | HasArticlesWrite).has_permission(&c).is_ok());
     assert!((!HasArticlesWrite).has_permission(&c).is_err());
     assert!((!AdminsOnly).has_permission(&c).is_ok());
-    assert!(HasArticlesWrite.and(IsAuthenticated).or(IsAdmin).has_permission(&c).is_ok());
+    assert!(
+        HasArticlesWrite
+            .and(IsAuthenticated)
+            .or(IsAdmin)
+            .has_permission(&c)
+            .is_ok()
+    );
     assert!(AdminsOnly.not().has_permission(&ctx(Some(&admin))).is_err());
     // A named policy inside another named policy's operand position.
-    assert!((IsAuthenticated & CanWriteArticles).has_permission(&c).is_ok());
+    assert!(
+        (IsAuthenticated & CanWriteArticles)
+            .has_permission(&c)
+            .is_ok()
+    );
 }
 
 #[test]
 fn with_message_inside_a_named_policy_survives_composition() {
     let bob = identity(false, &[], &[]);
-    let o = AuthOutcome { identity: Some(bob), challenge: Some(Challenge::bearer("api")) };
-    for p in [&AdminsOnly as &dyn Policy, &(IsAuthenticated & AdminsOnly), &(AdminsOnly | IsAdmin), &(AllowAny & (IsAuthenticated & AdminsOnly))] {
+    let o = AuthOutcome {
+        identity: Some(bob),
+        challenge: Some(Challenge::bearer("api")),
+    };
+    for p in [
+        &AdminsOnly as &dyn Policy,
+        &(IsAuthenticated & AdminsOnly),
+        &(AdminsOnly | IsAdmin),
+        &(AllowAny & (IsAuthenticated & AdminsOnly)),
+    ] {
         let e = o.enforce(p, "GET", "/").unwrap_err();
-        assert_eq!(e.render().body, br#"{"detail":"Administrators only.","code":"admin_only"}"#);
+        assert_eq!(
+            e.render().body,
+            br#"{"detail":"Administrators only.","code":"admin_only"}"#
+        );
     }
     // with_message on a named policy from outside.
-    let e = o.enforce(&CanWriteArticles.with_message("Editors only.", "editors_only"), "GET", "/").unwrap_err();
-    assert_eq!(e.render().body, br#"{"detail":"Editors only.","code":"editors_only"}"#);
+    let e = o
+        .enforce(
+            &CanWriteArticles.with_message("Editors only.", "editors_only"),
+            "GET",
+            "/",
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.render().body,
+        br#"{"detail":"Editors only.","code":"editors_only"}"#
+    );
 }
 
 #[test]
 fn named_policy_with_a_runtime_built_expression() {
-    let tokens = keycard_core::TokenService::builder(keycard_core::Settings::builder().hmac_secret([8u8; 32]).build().unwrap())
-        .users(keycard_core::InMemoryUserStore::new())
-        .claims_hook(|_| {
-            let mut m = serde_json::Map::new();
-            m.insert("tenant".into(), "acme".into());
-            m
-        })
+    let tokens = keycard_core::TokenService::builder(
+        keycard_core::Settings::builder()
+            .hmac_secret([8u8; 32])
+            .build()
+            .unwrap(),
+    )
+    .users(keycard_core::InMemoryUserStore::new())
+    .claims_hook(|_| {
+        let mut m = serde_json::Map::new();
+        m.insert("tenant".into(), "acme".into());
+        m
+    })
+    .build()
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let claims = rt.block_on(async {
-        let access = tokens.obtain_for(&User::new("1", "a")).await.unwrap().access;
+        let access = tokens
+            .obtain_for(&User::new("1", "a"))
+            .await
+            .unwrap()
+            .access;
         tokens.verify_access(&access).await.unwrap()
     });
     let id = Identity::from_token(User::new("1", "a"), claims, "jwt");
     assert!(AcmeTenant.has_permission(&ctx(Some(&id))).is_ok());
-    assert!(AcmeTenant.has_permission(&ctx(Some(&identity(false, &[], &[])))).is_err());
+    assert!(
+        AcmeTenant
+            .has_permission(&ctx(Some(&identity(false, &[], &[]))))
+            .is_err()
+    );
 }
 
 #[test]
@@ -147,19 +215,32 @@ fn named_policy_at_object_level() {
     let mine = Article { owner: "1" };
     let theirs = Article { owner: "2" };
     let alice = identity(false, &[], &[]);
-    let o = AuthOutcome { identity: Some(alice), challenge: Some(Challenge::bearer("api")) };
+    let o = AuthOutcome {
+        identity: Some(alice),
+        challenge: Some(Challenge::bearer("api")),
+    };
     assert!(o.enforce_object(&OwnerOrAdmin, "PUT", "/", &mine).is_ok());
-    let e = o.enforce_object(&OwnerOrAdmin, "PUT", "/", &theirs).unwrap_err();
+    let e = o
+        .enforce_object(&OwnerOrAdmin, "PUT", "/", &theirs)
+        .unwrap_err();
     assert_eq!(e.status(), 403);
-    let admin = AuthOutcome { identity: Some(identity(true, &[], &[])), challenge: None };
-    assert!(admin.enforce_object(&OwnerOrAdmin, "PUT", "/", &theirs).is_ok());
+    let admin = AuthOutcome {
+        identity: Some(identity(true, &[], &[])),
+        challenge: None,
+    };
+    assert!(
+        admin
+            .enforce_object(&OwnerOrAdmin, "PUT", "/", &theirs)
+            .is_ok()
+    );
 }
 
 #[test]
 fn six_levels_deep_matches_the_boolean_reference_exhaustively() {
     for bits in 0u32..128 {
         let bit = |i: u32| bits & (1 << i) != 0;
-        let (authed, admin, a, banned, b, get, reader) = (bit(0), bit(1), bit(2), bit(3), bit(4), bit(5), bit(6));
+        let (authed, admin, a, banned, b, get, reader) =
+            (bit(0), bit(1), bit(2), bit(3), bit(4), bit(5), bit(6));
         let mut scopes = vec![];
         if a {
             scopes.push("a");
@@ -184,10 +265,16 @@ fn six_levels_deep_matches_the_boolean_reference_exhaustively() {
 #[test]
 fn deep_denial_reports_the_deciding_operand() {
     // Not authenticated: the first operand's (IsAuthenticated's) default denial.
-    assert_eq!(Deep.has_permission(&ctx(None)).unwrap_err(), Denial::default());
+    assert_eq!(
+        Deep.has_permission(&ctx(None)).unwrap_err(),
+        Denial::default()
+    );
     // Authenticated, not admin, no scope `a`: Or's first operand (IsAdmin) denial, default.
     let bob = identity(false, &[], &[]);
-    assert_eq!(Deep.has_permission(&ctx(Some(&bob))).unwrap_err(), Denial::default());
+    assert_eq!(
+        Deep.has_permission(&ctx(Some(&bob))).unwrap_err(),
+        Denial::default()
+    );
 }
 
 /// A deeper expression than anyone would write: 64 levels of alternating & and |, built
@@ -207,7 +294,13 @@ fn very_deep_composition_compiles_and_answers() {
         and AllowAny, or IsAdmin, and AllowAny, or IsAdmin, and AllowAny, or IsAdmin, and AllowAny, or IsAdmin,
         and AllowAny, or IsAdmin, and AllowAny, or IsAdmin, and AllowAny, or IsAdmin, and AllowAny, or IsAdmin,
         and HasScope::new("z"));
-    assert!(p.has_permission(&ctx(Some(&identity(false, &["z"], &[])))).is_ok());
-    assert!(p.has_permission(&ctx(Some(&identity(false, &[], &[])))).is_err());
+    assert!(
+        p.has_permission(&ctx(Some(&identity(false, &["z"], &[]))))
+            .is_ok()
+    );
+    assert!(
+        p.has_permission(&ctx(Some(&identity(false, &[], &[]))))
+            .is_err()
+    );
     assert!(p.has_permission(&ctx(None)).is_err());
 }

@@ -9,7 +9,10 @@ use crate::store::{InMemoryUserStore, User};
 use crate::{Settings, TokenService};
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 fn users() -> Arc<InMemoryUserStore> {
@@ -19,16 +22,27 @@ fn users() -> Arc<InMemoryUserStore> {
 }
 
 fn service(users: Arc<InMemoryUserStore>) -> TokenService {
-    TokenService::builder(Settings::builder().hmac_secret([9u8; 32]).build().unwrap()).users_arc(users).build().unwrap()
+    TokenService::builder(Settings::builder().hmac_secret([9u8; 32]).build().unwrap())
+        .users_arc(users)
+        .build()
+        .unwrap()
 }
 
 fn head_with(headers: &http::HeaderMap) -> RequestHead<'_> {
-    RequestHead { method: "GET", path: "/", query: None, headers }
+    RequestHead {
+        method: "GET",
+        path: "/",
+        query: None,
+        headers,
+    }
 }
 
 fn auth_header(v: &[u8]) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
-    h.insert(http::header::AUTHORIZATION, http::HeaderValue::from_bytes(v).unwrap());
+    h.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_bytes(v).unwrap(),
+    );
     h
 }
 
@@ -62,9 +76,21 @@ struct Scripted {
     name: &'static str,
 }
 
-fn scripted(answer: fn() -> Outcome, challenge: Option<Challenge>, name: &'static str) -> (Scripted, Arc<AtomicUsize>) {
+fn scripted(
+    answer: fn() -> Outcome,
+    challenge: Option<Challenge>,
+    name: &'static str,
+) -> (Scripted, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
-    (Scripted { answer, challenge, calls: calls.clone(), name }, calls)
+    (
+        Scripted {
+            answer,
+            challenge,
+            calls: calls.clone(),
+            name,
+        },
+        calls,
+    )
 }
 
 impl Authenticator for Scripted {
@@ -114,7 +140,13 @@ fn first_answer_wins_and_later_authenticators_are_not_asked() {
     let (c, c_calls) = scripted(expired, None, "c");
     let chain = Authenticators::new().with(a).with(b).with(c);
     assert_eq!(run(&chain).unwrap().unwrap().user_id(), "1");
-    assert_eq!((b_calls.load(Ordering::SeqCst), c_calls.load(Ordering::SeqCst)), (1, 0));
+    assert_eq!(
+        (
+            b_calls.load(Ordering::SeqCst),
+            c_calls.load(Ordering::SeqCst)
+        ),
+        (1, 0)
+    );
     assert_eq!(format!("{chain:?}"), r#"["a", "b", "c"]"#);
     assert_eq!(chain.len(), 3);
 }
@@ -165,7 +197,12 @@ fn a_store_failure_is_503_whatever_the_challenge() {
         assert!(e.www_authenticate().is_none());
         // The lenient outcome does not hide it either.
         let h = http::HeaderMap::new();
-        assert_eq!(block(chain.outcome_lenient(&head_with(&h))).unwrap_err().status(), 503);
+        assert_eq!(
+            block(chain.outcome_lenient(&head_with(&h)))
+                .unwrap_err()
+                .status(),
+            503
+        );
     }
 }
 
@@ -214,7 +251,12 @@ fn parse_credentials_table() {
         (b"Bearer abc", &[], Credentials::NotMine),
     ];
     for (value, schemes, want) in cases {
-        assert_eq!(parse_credentials(value, schemes), want, "{:?}", String::from_utf8_lossy(value));
+        assert_eq!(
+            parse_credentials(value, schemes),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(value)
+        );
     }
 }
 
@@ -232,10 +274,16 @@ fn credentials_and_lookups_redact_in_debug() {
 fn header_map_lookup_missing_one_many_and_case() {
     let mut h = http::HeaderMap::new();
     assert_eq!(h.lookup("authorization"), HeaderLookup::Missing);
-    h.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer x"));
+    h.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_static("Bearer x"),
+    );
     assert_eq!(h.lookup("authorization"), HeaderLookup::One(b"Bearer x"));
     assert_eq!(h.lookup("Authorization"), HeaderLookup::One(b"Bearer x"));
-    h.append(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer x"));
+    h.append(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_static("Bearer x"),
+    );
     assert_eq!(h.lookup("authorization"), HeaderLookup::Many);
 }
 
@@ -244,19 +292,44 @@ fn only_jwt_shaped_answers_not_mine_for_other_shapes() {
     block(async {
         let u = users();
         let tokens = service(u);
-        let chain = Authenticators::new().with(JwtAuthentication::new(tokens.clone()).only_jwt_shaped(true));
-        for not_jwt in [&b"opaque"[..], b"a.b", b"a.b.c.d", b"a..c", b".b.c", b"a.b.", b"a=.b.c", b"a+b.c.d", b"a.b.c\xff"] {
+        let chain = Authenticators::new()
+            .with(JwtAuthentication::new(tokens.clone()).only_jwt_shaped(true));
+        for not_jwt in [
+            &b"opaque"[..],
+            b"a.b",
+            b"a.b.c.d",
+            b"a..c",
+            b".b.c",
+            b"a.b.",
+            b"a=.b.c",
+            b"a+b.c.d",
+            b"a.b.c\xff",
+        ] {
             let mut v = b"Bearer ".to_vec();
             v.extend_from_slice(not_jwt);
             let h = auth_header(&v);
-            assert!(chain.authenticate(&head_with(&h)).await.unwrap().is_none(), "{:?}", String::from_utf8_lossy(not_jwt));
+            assert!(
+                chain.authenticate(&head_with(&h)).await.unwrap().is_none(),
+                "{:?}",
+                String::from_utf8_lossy(not_jwt)
+            );
         }
         let h = auth_header(b"Bearer aaa.bbb.ccc");
-        assert_eq!(chain.authenticate(&head_with(&h)).await.unwrap_err().code(), "token_not_valid");
+        assert_eq!(
+            chain.authenticate(&head_with(&h)).await.unwrap_err().code(),
+            "token_not_valid"
+        );
         // Without the option, anything after Bearer is the JWT authenticator's.
         let strict = Authenticators::new().with(JwtAuthentication::new(tokens));
         let h = auth_header(b"Bearer opaque");
-        assert_eq!(strict.authenticate(&head_with(&h)).await.unwrap_err().code(), "token_not_valid");
+        assert_eq!(
+            strict
+                .authenticate(&head_with(&h))
+                .await
+                .unwrap_err()
+                .code(),
+            "token_not_valid"
+        );
     });
 }
 
@@ -268,14 +341,24 @@ fn stateless_jwt_still_refuses_a_revoked_session() {
     block(async {
         let u = users();
         let settings = Settings::builder().hmac_secret([9u8; 32]).build().unwrap();
-        let tokens = TokenService::builder(settings).users_arc(u.clone()).store(InMemoryRevocationStore::new()).build().unwrap();
+        let tokens = TokenService::builder(settings)
+            .users_arc(u.clone())
+            .store(InMemoryRevocationStore::new())
+            .build()
+            .unwrap();
         let pair = tokens.obtain_for(&u.get("42").unwrap()).await.unwrap();
         let chain = Authenticators::new().with(JwtStatelessAuthentication::new(tokens.clone()));
         let h = auth_header(format!("Bearer {}", pair.access).as_bytes());
         assert!(chain.authenticate(&head_with(&h)).await.unwrap().is_some());
-        tokens.blacklist(pair.refresh.as_deref().unwrap()).await.unwrap();
+        tokens
+            .blacklist(pair.refresh.as_deref().unwrap())
+            .await
+            .unwrap();
         let e = chain.authenticate(&head_with(&h)).await.unwrap_err();
-        assert_eq!((e.code(), e.detail().as_ref()), ("token_not_valid", "Token is blacklisted"));
+        assert_eq!(
+            (e.code(), e.detail().as_ref()),
+            ("token_not_valid", "Token is blacklisted")
+        );
     });
 }
 
@@ -288,14 +371,23 @@ fn jwt_authenticator_refuses_a_refresh_token() {
         let chain = Authenticators::new().with(JwtAuthentication::new(tokens));
         let h = auth_header(format!("Bearer {}", pair.refresh.unwrap()).as_bytes());
         let e = chain.authenticate(&head_with(&h)).await.unwrap_err();
-        assert_eq!((e.code(), e.detail().as_ref()), ("token_not_valid", "Token has wrong type"));
+        assert_eq!(
+            (e.code(), e.detail().as_ref()),
+            ("token_not_valid", "Token has wrong type")
+        );
     });
 }
 
 async fn ask(chain: &Authenticators, v: &[u8]) -> Result<Option<String>, (u16, String, String)> {
     let h = auth_header(v);
     let r = chain.authenticate(&head_with(&h)).await;
-    r.map(|o| o.map(|i| i.user_id().to_owned())).map_err(|e| (e.status().as_u16(), e.code().to_owned(), e.detail().into_owned()))
+    r.map(|o| o.map(|i| i.user_id().to_owned())).map_err(|e| {
+        (
+            e.status().as_u16(),
+            e.code().to_owned(),
+            e.detail().into_owned(),
+        )
+    })
 }
 
 #[test]
@@ -308,27 +400,68 @@ fn token_authentication_keys_keywords_and_headers() {
         assert_eq!(ask(&chain, b"Token k-1").await, Ok(Some("1".to_owned())));
         assert_eq!(ask(&chain, b"token k-1").await, Ok(Some("1".to_owned())));
         assert_eq!(ask(&chain, b"Bearer k-1").await, Ok(None));
-        assert_eq!(ask(&chain, b"Token k-2").await, Err((401, "authentication_failed".into(), "Invalid token.".into())));
-        assert_eq!(ask(&chain, b"Token k-3").await, Err((401, "authentication_failed".into(), "User inactive or deleted.".into())));
-        assert_eq!(ask(&chain, b"Token").await, Err((401, "authentication_failed".into(), "Invalid token header. No credentials provided.".into())));
+        assert_eq!(
+            ask(&chain, b"Token k-2").await,
+            Err((401, "authentication_failed".into(), "Invalid token.".into()))
+        );
+        assert_eq!(
+            ask(&chain, b"Token k-3").await,
+            Err((
+                401,
+                "authentication_failed".into(),
+                "User inactive or deleted.".into()
+            ))
+        );
+        assert_eq!(
+            ask(&chain, b"Token").await,
+            Err((
+                401,
+                "authentication_failed".into(),
+                "Invalid token header. No credentials provided.".into()
+            ))
+        );
         assert_eq!(
             ask(&chain, b"Token a b").await,
-            Err((401, "authentication_failed".into(), "Invalid token header. Token string should not contain spaces.".into()))
+            Err((
+                401,
+                "authentication_failed".into(),
+                "Invalid token header. Token string should not contain spaces.".into()
+            ))
         );
         assert_eq!(
             ask(&chain, b"Token \xff").await,
-            Err((401, "authentication_failed".into(), "Invalid token header. Token string should not contain invalid characters.".into()))
+            Err((
+                401,
+                "authentication_failed".into(),
+                "Invalid token header. Token string should not contain invalid characters.".into()
+            ))
         );
         // Custom keyword and header.
         let custom = Authenticators::new().with(
-            TokenAuthentication::new(keys, "api").keyword("ApiKey").header(http::HeaderName::from_static("x-api-key")),
+            TokenAuthentication::new(keys, "api")
+                .keyword("ApiKey")
+                .header(http::HeaderName::from_static("x-api-key")),
         );
         let mut h = http::HeaderMap::new();
         h.insert("x-api-key", http::HeaderValue::from_static("apikey k-1"));
-        assert_eq!(custom.authenticate(&head_with(&h)).await.unwrap().unwrap().authenticator(), "token");
-        assert_eq!(custom.challenge().unwrap().to_string(), r#"ApiKey realm="api""#);
+        assert_eq!(
+            custom
+                .authenticate(&head_with(&h))
+                .await
+                .unwrap()
+                .unwrap()
+                .authenticator(),
+            "token"
+        );
+        assert_eq!(
+            custom.challenge().unwrap().to_string(),
+            r#"ApiKey realm="api""#
+        );
         let h = auth_header(b"ApiKey k-1");
-        assert!(custom.authenticate(&head_with(&h)).await.unwrap().is_none(), "Authorization is not read");
+        assert!(
+            custom.authenticate(&head_with(&h)).await.unwrap().is_none(),
+            "Authorization is not read"
+        );
     });
 }
 
@@ -336,7 +469,12 @@ fn token_authentication_keys_keywords_and_headers() {
 fn identity_merges_scopes_and_roles_from_store_and_claims() {
     block(async {
         let u = Arc::new(InMemoryUserStore::new());
-        u.insert(User::new("42", "user42").with_scopes(["a", "b"]).with_roles(["editor"]), "pw");
+        u.insert(
+            User::new("42", "user42")
+                .with_scopes(["a", "b"])
+                .with_roles(["editor"]),
+            "pw",
+        );
         let settings = Settings::builder().hmac_secret([9u8; 32]).build().unwrap();
         let tokens = TokenService::builder(settings)
             .users_arc(u.clone())
