@@ -63,8 +63,10 @@
 //! writes the token and its session in one slot. A token the store never recorded and
 //! that is blacklisted before it is ever spent is homed at its own `jti`; a later spend of
 //! it checks its session in a separate step (it is blacklisted, so the answer is `Revoked`
-//! all the same). The key layout is Cluster-ready; the connection itself is to one server
-//! (or a proxy): a Cluster client is not wired in yet.
+//! all the same). The tests run the whole store suite on a one-node Redis Cluster, which
+//! refuses any script whose keys span slots. The connection itself is to one server (a
+//! standalone Redis, a primary behind Sentinel's address, or a cluster-aware proxy): a
+//! Redis Cluster client is not wired in yet.
 //!
 //! # Session checks cost no round trip
 //!

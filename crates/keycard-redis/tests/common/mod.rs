@@ -141,17 +141,62 @@ pub fn now() -> u64 {
 pub struct Throwaway {
     pub port: u16,
     child: Option<Child>,
+    /// Set for a one-node Redis Cluster: its `nodes.conf`.
+    cluster_config: Option<std::path::PathBuf>,
 }
 
 impl Throwaway {
     /// Starts one; `None` (after saying so, or failing when Redis is required) when the
     /// `redis-server` binary is missing.
     pub async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, false).await
+    }
+
+    /// A one-node Redis Cluster owning all 16384 slots: a client needs no redirects, and the
+    /// server refuses (`CROSSSLOT`) any script whose keys span slots.
+    pub async fn start_cluster(test: &str) -> Option<Self> {
+        let t = Self::start_with(test, true).await?;
+        let url = t.url();
+        let mut c = raw(&url).await;
+        let _: () = redis::cmd("CLUSTER")
+            .arg("ADDSLOTSRANGE")
+            .arg(0)
+            .arg(16383)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let ok = eventually(Duration::from_secs(10), || {
+            let mut c = c.clone();
+            async move {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                info.contains("cluster_state:ok")
+            }
+        })
+        .await;
+        assert!(ok.is_some(), "the one-node cluster never came up");
+        Some(t)
+    }
+
+    async fn start_with(test: &str, cluster: bool) -> Option<Self> {
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let mut t = Self { port, child: None };
+        let cluster_config = cluster.then(|| {
+            std::env::temp_dir().join(format!(
+                "keycard-redis-nodes-{port}-{:08x}.conf",
+                rand::random::<u32>()
+            ))
+        });
+        let mut t = Self {
+            port,
+            child: None,
+            cluster_config,
+        };
         if let Err(e) = t.spawn() {
             skip(test, &format!("cannot start redis-server: {e}"));
             return None;
@@ -168,20 +213,25 @@ impl Throwaway {
     }
 
     fn spawn(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut cmd = Command::new("redis-server");
+        let port = self.port.to_string();
+        cmd.args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some(conf) = &self.cluster_config {
+            cmd.arg("--cluster-enabled")
+                .arg("yes")
+                .arg("--cluster-config-file")
+                .arg(conf);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         self.child = Some(child);
         Ok(())
     }
@@ -235,5 +285,8 @@ impl Drop for Throwaway {
     fn drop(&mut self) {
         // SIGKILL ends a frozen process too.
         self.kill();
+        if let Some(conf) = &self.cluster_config {
+            let _ = std::fs::remove_file(conf);
+        }
     }
 }
