@@ -17,7 +17,11 @@ use std::sync::Once;
 static INSTALL: Once = Once::new();
 
 /// The backend keycard uses in this build: `"aws_lc_rs"` or `"rust_crypto"`.
-pub const BACKEND: &str = if cfg!(feature = "aws_lc_rs") { "aws_lc_rs" } else { "rust_crypto" };
+pub const BACKEND: &str = if cfg!(feature = "aws_lc_rs") {
+    "aws_lc_rs"
+} else {
+    "rust_crypto"
+};
 
 /// Makes sure jsonwebtoken has a process-wide crypto provider, installing keycard's choice
 /// when the crate features leave it ambiguous. Called by every key constructor, so no
@@ -31,7 +35,8 @@ pub fn ensure_provider() {
         #[cfg(feature = "aws_lc_rs")]
         let provider: &'static CryptoProvider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
         #[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
-        let provider: &'static CryptoProvider = &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
+        let provider: &'static CryptoProvider =
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
         // Another thread (or the application) may have installed one meanwhile: that is fine.
         let _ = provider.install_default();
     });

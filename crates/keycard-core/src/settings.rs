@@ -27,7 +27,9 @@ pub enum ConfigError {
     #[error("no signing key: set an HMAC secret (KEYCARD_SECRET) or a private key")]
     NoSigningKey,
     /// An HMAC secret shorter than its hash.
-    #[error("the {alg} secret is {got} bytes; it must be at least {min} bytes (the hash size, RFC 7518 §3.2). Generate one with `keycard keygen --alg {alg}` or `openssl rand -base64 48`")]
+    #[error(
+        "the {alg} secret is {got} bytes; it must be at least {min} bytes (the hash size, RFC 7518 §3.2). Generate one with `keycard keygen --alg {alg}` or `openssl rand -base64 48`"
+    )]
     WeakSecret {
         /// The algorithm.
         alg: String,
@@ -37,7 +39,9 @@ pub enum ConfigError {
         got: usize,
     },
     /// A key that does not fit its algorithm.
-    #[error("the key does not fit the algorithm {alg}: pin each key to an algorithm of its own family")]
+    #[error(
+        "the key does not fit the algorithm {alg}: pin each key to an algorithm of its own family"
+    )]
     KeyAlgorithmMismatch {
         /// The algorithm.
         alg: String,
@@ -49,7 +53,9 @@ pub enum ConfigError {
         what: &'static str,
     },
     /// A key that failed its sign+verify self-test.
-    #[error("the {key} failed its sign+verify self-test: it cannot be used (a SEC1 EC key must be converted to PKCS#8)")]
+    #[error(
+        "the {key} failed its sign+verify self-test: it cannot be used (a SEC1 EC key must be converted to PKCS#8)"
+    )]
     KeySelfTest {
         /// Which key.
         key: String,
@@ -70,13 +76,17 @@ pub enum ConfigError {
         secs: u64,
     },
     /// Rotation or blacklisting asked for with no store to keep the state.
-    #[error("{feature} needs a revocation store: pass one (InMemoryRevocationStore, or RedisRevocationStore for several processes) or turn the setting off")]
+    #[error(
+        "{feature} needs a revocation store: pass one (InMemoryRevocationStore, or RedisRevocationStore for several processes) or turn the setting off"
+    )]
     MissingStore {
         /// What needs it.
         feature: &'static str,
     },
     /// `blacklist_after_rotation` without `rotate_refresh_tokens`.
-    #[error("blacklist_after_rotation has no effect without rotate_refresh_tokens: turn rotation on or this off")]
+    #[error(
+        "blacklist_after_rotation has no effect without rotate_refresh_tokens: turn rotation on or this off"
+    )]
     BlacklistWithoutRotation,
     /// A setting with an impossible value.
     #[error("{name}: {problem}")]
@@ -119,7 +129,10 @@ impl Audience {
         match self {
             Self::One(a) => a.as_str().into(),
             Self::Many(all) if all.len() == 1 => all[0].as_str().into(),
-            Self::Many(all) => all.iter().map(|a| serde_json::Value::from(a.as_str())).collect(),
+            Self::Many(all) => all
+                .iter()
+                .map(|a| serde_json::Value::from(a.as_str()))
+                .collect(),
         }
     }
     fn is_valid(&self) -> bool {
@@ -503,10 +516,11 @@ impl SettingsBuilder {
         let mut file = SettingsFile::default();
         for (var, field) in ENV_VARS {
             if let Ok(value) = std::env::var(var) {
-                file.set(field, &value).map_err(|problem| ConfigError::Source {
-                    source_name: (*var).to_owned(),
-                    problem,
-                })?;
+                file.set(field, &value)
+                    .map_err(|problem| ConfigError::Source {
+                        source_name: (*var).to_owned(),
+                        problem,
+                    })?;
             }
         }
         self.apply(file, "the environment")
@@ -579,7 +593,8 @@ impl SettingsBuilder {
         }
         if let Some(path) = f.verifying_key_file {
             let pem = read_key_file(&path)?;
-            self.verifying_keys.push(Key::public_pem(self.algorithm, &pem));
+            self.verifying_keys
+                .push(Key::public_pem(self.algorithm, &pem));
         }
         if let Some(v) = f.issuer {
             self.issuer = Some(v);
@@ -639,13 +654,18 @@ impl SettingsBuilder {
             }
         }
         if self.leeway > MAX_LEEWAY {
-            return Err(ConfigError::Leeway { secs: self.leeway.as_secs() });
+            return Err(ConfigError::Leeway {
+                secs: self.leeway.as_secs(),
+            });
         }
         if self.blacklist_after_rotation && !self.rotate_refresh_tokens {
             return Err(ConfigError::BlacklistWithoutRotation);
         }
         if self.header_types.is_empty()
-            || self.header_types.iter().any(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()))
+            || self
+                .header_types
+                .iter()
+                .any(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()))
         {
             return Err(ConfigError::Invalid {
                 name: "auth_header_types",
@@ -653,7 +673,10 @@ impl SettingsBuilder {
             });
         }
         let header_name = HeaderName::from_bytes(self.header_name.as_bytes()).map_err(|_| {
-            ConfigError::Invalid { name: "auth_header_name", problem: "not a valid HTTP header name" }
+            ConfigError::Invalid {
+                name: "auth_header_name",
+                problem: "not a valid HTTP header name",
+            }
         })?;
         let claims = [
             &self.user_id_claim,
@@ -664,10 +687,15 @@ impl SettingsBuilder {
             &self.revoke_token_claim,
         ];
         if claims.iter().any(|c| c.is_empty()) {
-            return Err(ConfigError::Invalid { name: "claim names", problem: "claim names cannot be empty" });
+            return Err(ConfigError::Invalid {
+                name: "claim names",
+                problem: "claim names cannot be empty",
+            });
         }
         for (i, a) in claims.iter().enumerate() {
-            if claims[i + 1..].contains(a) || ["exp", "iat", "nbf", "iss", "aud"].contains(&a.as_str()) {
+            if claims[i + 1..].contains(a)
+                || ["exp", "iat", "nbf", "iss", "aud"].contains(&a.as_str())
+            {
                 return Err(ConfigError::Invalid {
                     name: "claim names",
                     problem: "each claim name must be distinct and not a registered time/iss/aud claim",
@@ -681,13 +709,22 @@ impl SettingsBuilder {
             });
         }
         if !(256..=1024 * 1024).contains(&self.max_token_size) {
-            return Err(ConfigError::Invalid { name: "max_token_size", problem: "must be between 256 bytes and 1 MiB" });
+            return Err(ConfigError::Invalid {
+                name: "max_token_size",
+                problem: "must be between 256 bytes and 1 MiB",
+            });
         }
         if self.audience.as_ref().is_some_and(|a| !a.is_valid()) {
-            return Err(ConfigError::Invalid { name: "audience", problem: "audiences cannot be empty" });
+            return Err(ConfigError::Invalid {
+                name: "audience",
+                problem: "audiences cannot be empty",
+            });
         }
         if self.issuer.as_deref() == Some("") {
-            return Err(ConfigError::Invalid { name: "issuer", problem: "the issuer cannot be empty" });
+            return Err(ConfigError::Invalid {
+                name: "issuer",
+                problem: "the issuer cannot be empty",
+            });
         }
         let signing = match (self.signing_key, self.secret) {
             (Some(key), _) => key?,
@@ -734,7 +771,10 @@ impl SettingsBuilder {
 }
 
 fn read_key_file(path: &str) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|e| ConfigError::Source { source_name: path.to_owned(), problem: e.kind().to_string() })
+    std::fs::read(path).map_err(|e| ConfigError::Source {
+        source_name: path.to_owned(),
+        problem: e.kind().to_string(),
+    })
 }
 
 /// The environment variables [`SettingsBuilder::from_env`] reads, and the TOML key of each.
@@ -742,7 +782,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KEYCARD_ACCESS_TOKEN_LIFETIME", "access_token_lifetime"),
     ("KEYCARD_REFRESH_TOKEN_LIFETIME", "refresh_token_lifetime"),
     ("KEYCARD_ROTATE_REFRESH_TOKENS", "rotate_refresh_tokens"),
-    ("KEYCARD_BLACKLIST_AFTER_ROTATION", "blacklist_after_rotation"),
+    (
+        "KEYCARD_BLACKLIST_AFTER_ROTATION",
+        "blacklist_after_rotation",
+    ),
     ("KEYCARD_ALGORITHM", "algorithm"),
     ("KEYCARD_SECRET", "secret"),
     ("KEYCARD_KID", "kid"),
@@ -757,7 +800,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("KEYCARD_TOKEN_TYPE_CLAIM", "token_type_claim"),
     ("KEYCARD_JTI_CLAIM", "jti_claim"),
     ("KEYCARD_SLIDING_TOKEN_LIFETIME", "sliding_token_lifetime"),
-    ("KEYCARD_SLIDING_TOKEN_REFRESH_LIFETIME", "sliding_token_refresh_lifetime"),
+    (
+        "KEYCARD_SLIDING_TOKEN_REFRESH_LIFETIME",
+        "sliding_token_refresh_lifetime",
+    ),
     ("KEYCARD_CHECK_REVOKE_TOKEN", "check_revoke_token"),
     ("KEYCARD_CHECK_USER_IS_ACTIVE", "check_user_is_active"),
     ("KEYCARD_MAX_TOKEN_SIZE", "max_token_size"),
@@ -797,7 +843,9 @@ impl SettingsFile {
     /// value (it may be a secret).
     fn set(&mut self, field: &str, v: &str) -> Result<(), String> {
         fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
-            v.trim().parse().map_err(|_| "expected a whole number (seconds or bytes)".to_owned())
+            v.trim()
+                .parse()
+                .map_err(|_| "expected a whole number (seconds or bytes)".to_owned())
         }
         fn flag(v: &str) -> Result<bool, String> {
             match v.trim().to_ascii_lowercase().as_str() {
@@ -807,7 +855,10 @@ impl SettingsFile {
             }
         }
         fn list(v: &str) -> Vec<String> {
-            v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
         }
         match field {
             "access_token_lifetime" => self.access_token_lifetime = Some(num(v)?),
@@ -855,19 +906,41 @@ mod tests {
 
     #[test]
     fn kx1_zero_lifetime_is_refused() {
-        let e = Settings::builder().hmac_secret(SECRET).access_lifetime(Duration::ZERO).build().unwrap_err();
-        assert_eq!(e, ConfigError::Lifetime { name: "access_lifetime" });
+        let e = Settings::builder()
+            .hmac_secret(SECRET)
+            .access_lifetime(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Lifetime {
+                name: "access_lifetime"
+            }
+        );
     }
 
     #[test]
     fn kx1_huge_lifetime_is_refused_without_overflow() {
-        let e = Settings::builder().hmac_secret(SECRET).refresh_lifetime(Duration::MAX).build().unwrap_err();
-        assert_eq!(e, ConfigError::Lifetime { name: "refresh_lifetime" });
+        let e = Settings::builder()
+            .hmac_secret(SECRET)
+            .refresh_lifetime(Duration::MAX)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::Lifetime {
+                name: "refresh_lifetime"
+            }
+        );
     }
 
     #[test]
     fn kx1_leeway_over_300s_is_refused() {
-        let e = Settings::builder().hmac_secret(SECRET).leeway(Duration::from_secs(301)).build().unwrap_err();
+        let e = Settings::builder()
+            .hmac_secret(SECRET)
+            .leeway(Duration::from_secs(301))
+            .build()
+            .unwrap_err();
         assert_eq!(e, ConfigError::Leeway { secs: 301 });
         assert!(e.to_string().contains("at most 300"));
     }
@@ -877,35 +950,69 @@ mod tests {
         for (alg, secret, min) in [
             (Algorithm::HS256, "", 32),
             (Algorithm::HS256, "31-bytes-31-bytes-31-bytes-31-b", 32),
-            (Algorithm::HS384, "0123456789012345678901234567890123456789", 48),
+            (
+                Algorithm::HS384,
+                "0123456789012345678901234567890123456789",
+                48,
+            ),
             (Algorithm::HS512, SECRET, 64),
         ] {
-            let e = Settings::builder().algorithm(alg).hmac_secret(secret).build().unwrap_err();
-            assert_eq!(e, ConfigError::WeakSecret { alg: format!("{alg:?}"), min, got: secret.len() });
+            let e = Settings::builder()
+                .algorithm(alg)
+                .hmac_secret(secret)
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                e,
+                ConfigError::WeakSecret {
+                    alg: format!("{alg:?}"),
+                    min,
+                    got: secret.len()
+                }
+            );
             assert!(e.to_string().contains("keygen"), "{e}");
         }
     }
 
     #[test]
     fn no_key_is_refused() {
-        assert_eq!(Settings::builder().build().unwrap_err(), ConfigError::NoSigningKey);
+        assert_eq!(
+            Settings::builder().build().unwrap_err(),
+            ConfigError::NoSigningKey
+        );
     }
 
     #[test]
     fn blacklist_without_rotation_is_refused() {
-        let e = Settings::builder().hmac_secret(SECRET).blacklist_after_rotation(true).build().unwrap_err();
+        let e = Settings::builder()
+            .hmac_secret(SECRET)
+            .blacklist_after_rotation(true)
+            .build()
+            .unwrap_err();
         assert_eq!(e, ConfigError::BlacklistWithoutRotation);
     }
 
     #[test]
     fn refresh_tokens_never_authenticate_requests() {
-        let e = Settings::builder().hmac_secret(SECRET).auth_token_kinds([TokenKind::Refresh]).build().unwrap_err();
-        assert!(matches!(e, ConfigError::Invalid { name: "auth_token_kinds", .. }));
+        let e = Settings::builder()
+            .hmac_secret(SECRET)
+            .auth_token_kinds([TokenKind::Refresh])
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::Invalid {
+                name: "auth_token_kinds",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn toml_unknown_key_is_refused_and_secret_not_echoed() {
-        let e = Settings::builder().from_toml_str("secrett = \"hunter2-hunter2\"").unwrap_err();
+        let e = Settings::builder()
+            .from_toml_str("secrett = \"hunter2-hunter2\"")
+            .unwrap_err();
         assert!(matches!(e, ConfigError::Source { .. }));
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }
@@ -914,7 +1021,10 @@ mod tests {
     fn env_values_are_parsed_and_bad_values_named_without_echo() {
         let mut f = SettingsFile::default();
         f.set("audience", "a, b").unwrap();
-        assert_eq!(f.audience, Some(Audience::Many(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            f.audience,
+            Some(Audience::Many(vec!["a".into(), "b".into()]))
+        );
         let err = f.set("leeway", "sixty-secret").unwrap_err();
         assert!(!err.contains("sixty-secret"));
     }

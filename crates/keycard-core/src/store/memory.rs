@@ -47,7 +47,10 @@ impl std::fmt::Debug for InMemoryRevocationStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InMemoryRevocationStore")
             .field("tokens", &self.lock_tokens().by_jti.len())
-            .field("revoked_sessions", &self.revoked_sessions.load(Ordering::Relaxed))
+            .field(
+                "revoked_sessions",
+                &self.revoked_sessions.load(Ordering::Relaxed),
+            )
             .finish()
     }
 }
@@ -108,7 +111,8 @@ impl InMemoryRevocationStore {
         let mut sessions = self.write_sessions();
         let entry = sessions.entry(session.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
-        self.revoked_sessions.store(sessions.len(), Ordering::Release);
+        self.revoked_sessions
+            .store(sessions.len(), Ordering::Release);
     }
 
     fn wrote(&self) {
@@ -129,13 +133,17 @@ impl InMemoryRevocationStore {
         let before = sessions.len();
         sessions.retain(|_, until| *until >= now);
         removed += before - sessions.len();
-        self.revoked_sessions.store(sessions.len(), Ordering::Release);
+        self.revoked_sessions
+            .store(sessions.len(), Ordering::Release);
         removed
     }
 }
 
 impl RevocationStore for InMemoryRevocationStore {
-    fn record_issued<'a>(&'a self, record: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn record_issued<'a>(
+        &'a self,
+        record: &'a TokenRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.lock_tokens()
             .by_jti
             .entry(record.jti.clone())
@@ -166,7 +174,9 @@ impl RevocationStore for InMemoryRevocationStore {
                     SpendOutcome::Reused
                 }
                 Some(TokenState::Outstanding) | None => {
-                    tokens.by_jti.insert(jti.to_owned(), (TokenState::Spent, expires_at));
+                    tokens
+                        .by_jti
+                        .insert(jti.to_owned(), (TokenState::Spent, expires_at));
                     SpendOutcome::Spent
                 }
             }
@@ -176,15 +186,28 @@ impl RevocationStore for InMemoryRevocationStore {
         Box::pin(ready(Ok(outcome)))
     }
 
-    fn blacklist<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let mut tokens = self.lock_tokens();
-        let prev = tokens.by_jti.insert(jti.to_owned(), (TokenState::Blacklisted, expires_at));
+        let prev = tokens
+            .by_jti
+            .insert(jti.to_owned(), (TokenState::Blacklisted, expires_at));
         drop(tokens);
         self.wrote();
-        Box::pin(ready(Ok(!matches!(prev, Some((TokenState::Blacklisted, _))))))
+        Box::pin(ready(Ok(!matches!(
+            prev,
+            Some((TokenState::Blacklisted, _))
+        ))))
     }
 
-    fn revoke_session<'a>(&'a self, session: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         let _tokens = self.lock_tokens();
         self.revoke(session, until);
         drop(_tokens);
@@ -192,12 +215,22 @@ impl RevocationStore for InMemoryRevocationStore {
         Box::pin(ready(Ok(())))
     }
 
-    fn is_session_revoked<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+    fn is_session_revoked<'a>(
+        &'a self,
+        session: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(ready(Ok(self.session_revoked(session))))
     }
 
-    fn token_state<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>> {
-        Box::pin(ready(Ok(self.lock_tokens().by_jti.get(jti).map(|(s, _)| *s))))
+    fn token_state<'a>(
+        &'a self,
+        jti: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>> {
+        Box::pin(ready(Ok(self
+            .lock_tokens()
+            .by_jti
+            .get(jti)
+            .map(|(s, _)| *s))))
     }
 
     fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<usize, StoreError>> {
@@ -212,7 +245,10 @@ mod tests {
     use crate::clock::FrozenClock;
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
@@ -225,7 +261,10 @@ mod tests {
             s.revoke_session("sess-new", 300).await.unwrap();
             assert_eq!(s.purge_expired(200).await.unwrap(), 2);
             assert_eq!(s.token_state("old").await.unwrap(), None);
-            assert_eq!(s.token_state("new").await.unwrap(), Some(TokenState::Blacklisted));
+            assert_eq!(
+                s.token_state("new").await.unwrap(),
+                Some(TokenState::Blacklisted)
+            );
             assert!(!s.is_session_revoked("sess-old").await.unwrap());
             assert!(s.is_session_revoked("sess-new").await.unwrap());
         });
@@ -239,10 +278,18 @@ mod tests {
             for i in 0..20_000u64 {
                 clock.set(1_000 + i);
                 // Each record lives 100 s.
-                s.blacklist(&format!("j{i}"), 1_000 + i + 100).await.unwrap();
-                s.revoke_session(&format!("s{i}"), 1_000 + i + 100).await.unwrap();
+                s.blacklist(&format!("j{i}"), 1_000 + i + 100)
+                    .await
+                    .unwrap();
+                s.revoke_session(&format!("s{i}"), 1_000 + i + 100)
+                    .await
+                    .unwrap();
             }
-            assert!(s.len() < 2 * (PURGE_EVERY as usize + 200), "store grew to {}", s.len());
+            assert!(
+                s.len() < 2 * (PURGE_EVERY as usize + 200),
+                "store grew to {}",
+                s.len()
+            );
         });
     }
 
@@ -251,9 +298,15 @@ mod tests {
         block(async {
             let s = InMemoryRevocationStore::new();
             s.blacklist("j", u64::MAX).await.unwrap();
-            assert_eq!(s.spend("j", None, 10, 10).await.unwrap(), SpendOutcome::Revoked);
+            assert_eq!(
+                s.spend("j", None, 10, 10).await.unwrap(),
+                SpendOutcome::Revoked
+            );
             s.revoke_session("sess", u64::MAX).await.unwrap();
-            assert_eq!(s.spend("k", Some("sess"), 10, 10).await.unwrap(), SpendOutcome::Revoked);
+            assert_eq!(
+                s.spend("k", Some("sess"), 10, 10).await.unwrap(),
+                SpendOutcome::Revoked
+            );
         });
     }
 }

@@ -47,7 +47,12 @@ pub struct User {
 impl User {
     /// An active, non-admin user.
     pub fn new(id: impl Into<String>, username: impl Into<String>) -> Self {
-        Self { id: id.into(), username: username.into(), is_active: true, ..Self::default() }
+        Self {
+            id: id.into(),
+            username: username.into(),
+            is_active: true,
+            ..Self::default()
+        }
     }
     /// Sets the admin flag.
     pub fn admin(mut self, yes: bool) -> Self {
@@ -133,7 +138,10 @@ pub enum SpendOutcome {
 /// tokens), after which it may be forgotten.
 pub trait RevocationStore: Send + Sync + 'static {
     /// Records a freshly issued refresh token as outstanding.
-    fn record_issued<'a>(&'a self, record: &'a TokenRecord) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn record_issued<'a>(
+        &'a self,
+        record: &'a TokenRecord,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Spends a refresh token, atomically: revoked session or blacklisted `jti` → `Revoked`;
     /// already spent → revoke the session until `session_until` and answer `Reused`;
     /// otherwise mark it spent (until `expires_at`) → `Spent`.
@@ -145,13 +153,27 @@ pub trait RevocationStore: Send + Sync + 'static {
         session_until: u64,
     ) -> BoxFuture<'a, Result<SpendOutcome, StoreError>>;
     /// Blacklists one token until `expires_at`; `Ok(false)` when it already was.
-    fn blacklist<'a>(&'a self, jti: &'a str, expires_at: u64) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn blacklist<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Revokes a whole session (every token carrying its id) until `until`.
-    fn revoke_session<'a>(&'a self, session: &'a str, until: u64) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Whether a session is revoked. On the hot path of every request: keep it cheap.
-    fn is_session_revoked<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn is_session_revoked<'a>(
+        &'a self,
+        session: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// What the store knows of a token id.
-    fn token_state<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>>;
+    fn token_state<'a>(
+        &'a self,
+        jti: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TokenState>, StoreError>>;
     /// Forgets every record whose expiry is before `now`; returns how many were removed.
     fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<usize, StoreError>>;
 }

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::future::ready;
 use std::sync::{OnceLock, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -44,7 +46,9 @@ pub struct InMemoryUserStore {
 
 impl std::fmt::Debug for InMemoryUserStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InMemoryUserStore").field("users", &self.read().len()).finish_non_exhaustive()
+        f.debug_struct("InMemoryUserStore")
+            .field("users", &self.read().len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +64,11 @@ fn hash_password(password: &str) -> String {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -107,7 +115,10 @@ impl InMemoryUserStore {
 
     /// Marks a user active or inactive; `false` when the user does not exist.
     pub fn set_active(&self, id: &str, active: bool) -> bool {
-        self.write().get_mut(id).map(|e| e.user.is_active = active).is_some()
+        self.write()
+            .get_mut(id)
+            .map(|e| e.user.is_active = active)
+            .is_some()
     }
 
     /// Removes a user; `false` when the user did not exist.
@@ -177,7 +188,10 @@ impl InMemoryApiKeyStore {
 
     /// Adds a key for a user.
     pub fn insert(&self, key: &str, user: User) {
-        self.keys.write().unwrap_or_else(|e| e.into_inner()).push((Sha256::digest(key.as_bytes()).into(), user));
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((Sha256::digest(key.as_bytes()).into(), user));
     }
 
     /// Removes a key; `false` when it was not there.

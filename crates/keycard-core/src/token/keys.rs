@@ -54,11 +54,17 @@ impl Key {
     /// ```
     pub fn hmac(alg: Algorithm, secret: &[u8]) -> Result<Self, ConfigError> {
         if alg.family() != AlgorithmFamily::Hmac {
-            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            return Err(ConfigError::KeyAlgorithmMismatch {
+                alg: format!("{alg:?}"),
+            });
         }
         let min = min_hmac_secret_len(alg);
         if secret.len() < min {
-            return Err(ConfigError::WeakSecret { alg: format!("{alg:?}"), min, got: secret.len() });
+            return Err(ConfigError::WeakSecret {
+                alg: format!("{alg:?}"),
+                min,
+                got: secret.len(),
+            });
         }
         ensure_provider();
         let encoding = EncodingKey::from_secret(secret).map_err(|_| bad_key("HMAC secret"))?;
@@ -75,7 +81,9 @@ impl Key {
             AlgorithmFamily::Ec => EncodingKey::from_ec_pem(pem),
             AlgorithmFamily::Ed => EncodingKey::from_ed_pem(pem),
             AlgorithmFamily::Hmac => {
-                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+                return Err(ConfigError::KeyAlgorithmMismatch {
+                    alg: format!("{alg:?}"),
+                });
             }
         }
         .map_err(|_| bad_key("private key PEM"))?;
@@ -90,7 +98,9 @@ impl Key {
             AlgorithmFamily::Ec => EncodingKey::from_ec_der(der),
             AlgorithmFamily::Ed => EncodingKey::from_ed_der(der),
             AlgorithmFamily::Hmac => {
-                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+                return Err(ConfigError::KeyAlgorithmMismatch {
+                    alg: format!("{alg:?}"),
+                });
             }
         };
         Self::from_encoding(alg, encoding)
@@ -110,7 +120,9 @@ impl Key {
             AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
             AlgorithmFamily::Ed => DecodingKey::from_ed_pem(pem),
             AlgorithmFamily::Hmac => {
-                return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+                return Err(ConfigError::KeyAlgorithmMismatch {
+                    alg: format!("{alg:?}"),
+                });
             }
         }
         .map_err(|_| bad_key("public key PEM"))?;
@@ -123,16 +135,22 @@ impl Key {
     pub fn public_jwk(alg: Algorithm, jwk: &Jwk) -> Result<Self, ConfigError> {
         ensure_provider();
         if alg.family() == AlgorithmFamily::Hmac {
-            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            return Err(ConfigError::KeyAlgorithmMismatch {
+                alg: format!("{alg:?}"),
+            });
         }
         if let Some(key_alg) = jwk.common.key_algorithm
             && format!("{key_alg:?}") != format!("{alg:?}")
         {
-            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            return Err(ConfigError::KeyAlgorithmMismatch {
+                alg: format!("{alg:?}"),
+            });
         }
         let decoding = DecodingKey::from_jwk(jwk).map_err(|_| bad_key("JWK"))?;
         if decoding.family() != alg.family() {
-            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            return Err(ConfigError::KeyAlgorithmMismatch {
+                alg: format!("{alg:?}"),
+            });
         }
         let key = Self::finish(alg, None, decoding, Some(jwk.clone()))?;
         Ok(match &jwk.common.key_id {
@@ -148,14 +166,18 @@ impl Key {
         jwk: Option<Jwk>,
     ) -> Result<Self, ConfigError> {
         if !curve_fits(alg, jwk.as_ref()) {
-            return Err(ConfigError::KeyAlgorithmMismatch { alg: format!("{alg:?}") });
+            return Err(ConfigError::KeyAlgorithmMismatch {
+                alg: format!("{alg:?}"),
+            });
         }
         let key = Self {
             alg,
             kid: None,
             encoding: encoding.map(Arc::new),
             decoding: Arc::new(decoding),
-            public_jwk: jwk.filter(|_| alg.family() != AlgorithmFamily::Hmac).map(Arc::new),
+            public_jwk: jwk
+                .filter(|_| alg.family() != AlgorithmFamily::Hmac)
+                .map(Arc::new),
         };
         key.self_test()?;
         Ok(key)
@@ -169,14 +191,21 @@ impl Key {
             Some(enc) => {
                 let sig = jsonwebtoken::crypto::sign(SELF_TEST_MESSAGE, enc, self.alg)
                     .map_err(|_| ConfigError::KeySelfTest { key: what.clone() })?;
-                match jsonwebtoken::crypto::verify(&sig, SELF_TEST_MESSAGE, &self.decoding, self.alg) {
+                match jsonwebtoken::crypto::verify(
+                    &sig,
+                    SELF_TEST_MESSAGE,
+                    &self.decoding,
+                    self.alg,
+                ) {
                     Ok(true) => Ok(()),
                     _ => Err(ConfigError::KeySelfTest { key: what }),
                 }
             }
-            None => jsonwebtoken::crypto::verify("AAAA", SELF_TEST_MESSAGE, &self.decoding, self.alg)
-                .map(|_| ())
-                .map_err(|_| ConfigError::KeySelfTest { key: what }),
+            None => {
+                jsonwebtoken::crypto::verify("AAAA", SELF_TEST_MESSAGE, &self.decoding, self.alg)
+                    .map(|_| ())
+                    .map_err(|_| ConfigError::KeySelfTest { key: what })
+            }
         }
     }
 
@@ -259,7 +288,10 @@ impl KeySet {
         if !signing.can_sign() {
             return Err(ConfigError::NoSigningKey);
         }
-        Ok(Self { signing: 0, keys: vec![signing] })
+        Ok(Self {
+            signing: 0,
+            keys: vec![signing],
+        })
     }
 
     /// Adds a verify-only (or retired) key. Two keys may not share a `kid`.
@@ -278,8 +310,13 @@ impl KeySet {
 
     /// Every key, signing key first.
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        std::iter::once(&self.keys[self.signing])
-            .chain(self.keys.iter().enumerate().filter(|(i, _)| *i != self.signing).map(|(_, k)| k))
+        std::iter::once(&self.keys[self.signing]).chain(
+            self.keys
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != self.signing)
+                .map(|(_, k)| k),
+        )
     }
 
     /// How many keys the set holds.
@@ -302,7 +339,10 @@ impl KeySet {
     /// (ambiguous sets need a `kid`).
     pub fn select(&self, alg: Algorithm, kid: Option<&str>) -> Option<&Key> {
         match kid {
-            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid) && k.alg == alg),
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|k| k.kid.as_deref() == Some(kid) && k.alg == alg),
             None => {
                 let mut it = self.keys.iter().filter(|k| k.alg == alg);
                 let first = it.next()?;
@@ -313,6 +353,8 @@ impl KeySet {
 
     /// The public JWKS document of the asymmetric keys (HMAC secrets are never listed).
     pub fn public_jwks(&self) -> jsonwebtoken::jwk::JwkSet {
-        jsonwebtoken::jwk::JwkSet { keys: self.keys().filter_map(Key::public_jwk_value).collect() }
+        jsonwebtoken::jwk::JwkSet {
+            keys: self.keys().filter_map(Key::public_jwk_value).collect(),
+        }
     }
 }

@@ -12,7 +12,9 @@ use super::claims::{Claims, TokenKind};
 use super::verify::Verifier;
 use crate::error::{AuthError, TokenError};
 use crate::settings::{ConfigError, Settings};
-use crate::store::{RevocationStore, SpendOutcome, StoreError, TokenRecord, TokenState, User, UserStore};
+use crate::store::{
+    RevocationStore, SpendOutcome, StoreError, TokenRecord, TokenState, User, UserStore,
+};
 
 /// Adds the application's claims to every token of a login (simplejwt's `get_token` override).
 /// They are carried into every access token minted from that session, rotations included.
@@ -30,7 +32,10 @@ pub struct TokenPair {
 
 impl fmt::Debug for TokenPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenPair").field("access", &"******").field("refresh", &self.refresh.as_ref().map(|_| "******")).finish()
+        f.debug_struct("TokenPair")
+            .field("access", &"******")
+            .field("refresh", &self.refresh.as_ref().map(|_| "******"))
+            .finish()
     }
 }
 
@@ -87,7 +92,9 @@ pub struct TokenService(Arc<Inner>);
 
 impl fmt::Debug for TokenService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenService").field("store", &self.0.store.is_some()).finish_non_exhaustive()
+        f.debug_struct("TokenService")
+            .field("store", &self.0.store.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,7 +130,10 @@ impl TokenServiceBuilder {
         self
     }
     /// A hook adding claims to every token of a login.
-    pub fn claims_hook(mut self, hook: impl Fn(&User) -> Map<String, Value> + Send + Sync + 'static) -> Self {
+    pub fn claims_hook(
+        mut self,
+        hook: impl Fn(&User) -> Map<String, Value> + Send + Sync + 'static,
+    ) -> Self {
         self.hook = Some(Arc::new(hook));
         self
     }
@@ -140,13 +150,19 @@ impl TokenServiceBuilder {
         })?;
         if self.store.is_none() {
             if self.settings.rotate_refresh_tokens {
-                return Err(ConfigError::MissingStore { feature: "rotate_refresh_tokens" });
+                return Err(ConfigError::MissingStore {
+                    feature: "rotate_refresh_tokens",
+                });
             }
             if self.blacklist_endpoint {
-                return Err(ConfigError::MissingStore { feature: "the blacklist endpoint" });
+                return Err(ConfigError::MissingStore {
+                    feature: "the blacklist endpoint",
+                });
             }
             if self.settings.password_change_revocation {
-                return Err(ConfigError::MissingStore { feature: "password_change_revocation" });
+                return Err(ConfigError::MissingStore {
+                    feature: "password_change_revocation",
+                });
             }
         }
         let settings = Arc::new(self.settings);
@@ -179,7 +195,13 @@ fn random_id() -> String {
 impl TokenService {
     /// A builder for `settings`.
     pub fn builder(settings: Settings) -> TokenServiceBuilder {
-        TokenServiceBuilder { settings, users: None, store: None, hook: None, blacklist_endpoint: false }
+        TokenServiceBuilder {
+            settings,
+            users: None,
+            store: None,
+            hook: None,
+            blacklist_endpoint: false,
+        }
     }
 
     /// The settings.
@@ -207,8 +229,12 @@ impl TokenService {
     /// can have, leeway included.
     fn session_until(&self, now: u64) -> u64 {
         let s = self.s();
-        let longest = s.refresh_lifetime.max(s.sliding_refresh_lifetime).max(s.access_lifetime);
-        now.saturating_add(longest.as_secs()).saturating_add(s.leeway)
+        let longest = s
+            .refresh_lifetime
+            .max(s.sliding_refresh_lifetime)
+            .max(s.access_lifetime);
+        now.saturating_add(longest.as_secs())
+            .saturating_add(s.leeway)
     }
 
     /// Until when the store must remember a presented token: as long as the verifier would
@@ -221,7 +247,10 @@ impl TokenService {
         let mut until = claims.exp();
         if claims.kind() == TokenKind::Sliding {
             // The verifier proved the claim a NumericDate within range.
-            let refresh_exp = claims.get(&s.sliding_refresh_exp_claim).and_then(Value::as_f64).unwrap_or(0.0) as u64;
+            let refresh_exp = claims
+                .get(&s.sliding_refresh_exp_claim)
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0) as u64;
             until = until.max(refresh_exp);
         }
         until.saturating_add(s.leeway)
@@ -244,9 +273,14 @@ impl TokenService {
         URL_SAFE_NO_PAD.encode_string(p, &mut token);
         // The signing key passed its self-test at start-up; a failure here is not the
         // client's fault.
-        let encoding = key.encoding().ok_or(AuthError::Misconfigured { detail: "the signing key cannot sign" })?;
-        let sig = jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm())
-            .map_err(|_| AuthError::Misconfigured { detail: "signing failed" })?;
+        let encoding = key.encoding().ok_or(AuthError::Misconfigured {
+            detail: "the signing key cannot sign",
+        })?;
+        let sig = jsonwebtoken::crypto::sign(token.as_bytes(), encoding, key.algorithm()).map_err(
+            |_| AuthError::Misconfigured {
+                detail: "signing failed",
+            },
+        )?;
         token.push('.');
         token.push_str(&sig);
         Ok(token)
@@ -275,7 +309,14 @@ impl TokenService {
         c
     }
 
-    fn stamp(&self, mut c: Map<String, Value>, kind: TokenKind, lifetime: u64, now: u64, new_jti: bool) -> Map<String, Value> {
+    fn stamp(
+        &self,
+        mut c: Map<String, Value>,
+        kind: TokenKind,
+        lifetime: u64,
+        now: u64,
+        new_jti: bool,
+    ) -> Map<String, Value> {
         let s = self.s();
         c.insert(s.token_type_claim.clone(), kind.as_str().into());
         c.insert("exp".into(), now.saturating_add(lifetime).into());
@@ -297,12 +338,27 @@ impl TokenService {
         self.sign(&c)
     }
 
-    async fn record(&self, claims: &Map<String, Value>, user_id: &str, session: &str, exp: u64) -> Result<(), AuthError> {
+    async fn record(
+        &self,
+        claims: &Map<String, Value>,
+        user_id: &str,
+        session: &str,
+        exp: u64,
+    ) -> Result<(), AuthError> {
         if let Some(store) = &self.0.store {
-            let jti = claims.get(&self.s().jti_claim).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let jti = claims
+                .get(&self.s().jti_claim)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             // Kept through the leeway, like every record (see `keep_until`).
             let expires_at = exp.saturating_add(self.s().leeway);
-            let rec = TokenRecord { jti, session: session.to_owned(), user_id: user_id.to_owned(), expires_at };
+            let rec = TokenRecord {
+                jti,
+                session: session.to_owned(),
+                user_id: user_id.to_owned(),
+                expires_at,
+            };
             store.record_issued(&rec).await.map_err(unavailable)?;
         }
         Ok(())
@@ -316,7 +372,12 @@ impl TokenService {
     }
 
     async fn check_credentials(&self, username: &str, password: &str) -> Result<User, AuthError> {
-        let user = self.0.users.check_password(username, password).await.map_err(unavailable)?;
+        let user = self
+            .0
+            .users
+            .check_password(username, password)
+            .await
+            .map_err(unavailable)?;
         match user {
             Some(u) if u.is_active || !self.s().check_user_is_active => Ok(u),
             _ => Err(AuthError::no_active_account()),
@@ -328,9 +389,19 @@ impl TokenService {
         let now = self.s().now();
         let session = random_id();
         let lifetime = self.s().refresh_lifetime.as_secs();
-        let refresh = self.stamp(self.base_claims(user, &session), TokenKind::Refresh, lifetime, now, true);
-        self.record(&refresh, &user.id, &session, now.saturating_add(lifetime)).await?;
-        Ok(TokenPair { access: self.access_from(&refresh, now)?, refresh: Some(self.sign(&refresh)?) })
+        let refresh = self.stamp(
+            self.base_claims(user, &session),
+            TokenKind::Refresh,
+            lifetime,
+            now,
+            true,
+        );
+        self.record(&refresh, &user.id, &session, now.saturating_add(lifetime))
+            .await?;
+        Ok(TokenPair {
+            access: self.access_from(&refresh, now)?,
+            refresh: Some(self.sign(&refresh)?),
+        })
     }
 
     /// Verifies a token as an access credential (its kind among
@@ -351,16 +422,27 @@ impl TokenService {
         Ok(claims)
     }
 
-    async fn check_not_revoked(&self, claims: &Claims, spent_is_revoked: bool) -> Result<(), AuthError> {
-        let Some(store) = &self.0.store else { return Ok(()) };
+    async fn check_not_revoked(
+        &self,
+        claims: &Claims,
+        spent_is_revoked: bool,
+    ) -> Result<(), AuthError> {
+        let Some(store) = &self.0.store else {
+            return Ok(());
+        };
         if let Some(session) = claims.session()
-            && store.is_session_revoked(session).await.map_err(unavailable)?
+            && store
+                .is_session_revoked(session)
+                .await
+                .map_err(unavailable)?
         {
             return Err(AuthError::invalid_token(TokenError::Blacklisted));
         }
         if claims.kind() != TokenKind::Access {
             match store.token_state(claims.jti()).await.map_err(unavailable)? {
-                Some(TokenState::Blacklisted) => return Err(AuthError::invalid_token(TokenError::Blacklisted)),
+                Some(TokenState::Blacklisted) => {
+                    return Err(AuthError::invalid_token(TokenError::Blacklisted));
+                }
                 Some(TokenState::Spent) if spent_is_revoked => {
                     return Err(AuthError::invalid_token(TokenError::Blacklisted));
                 }
@@ -373,7 +455,12 @@ impl TokenService {
     /// Loads the user of a refresh/sliding token: gone or inactive → `no_active_account`;
     /// password changed (when checked) → the token is revoked and `password_changed`.
     async fn token_user(&self, claims: &Claims) -> Result<User, AuthError> {
-        let user = self.0.users.find_by_id(claims.user_id()).await.map_err(unavailable)?;
+        let user = self
+            .0
+            .users
+            .find_by_id(claims.user_id())
+            .await
+            .map_err(unavailable)?;
         let user = match user {
             Some(u) if u.is_active || !self.s().check_user_is_active => u,
             _ => return Err(AuthError::no_active_account_for_token()),
@@ -389,13 +476,22 @@ impl TokenService {
     pub fn password_changed(&self, claims: &Claims, user: &User) -> bool {
         let s = self.s();
         s.password_change_revocation
-            && claims.get(&s.revoke_token_claim).and_then(Value::as_str) != user.password_fingerprint.as_deref()
+            && claims.get(&s.revoke_token_claim).and_then(Value::as_str)
+                != user.password_fingerprint.as_deref()
     }
 
     async fn revoke(&self, claims: &Claims) -> Result<(), AuthError> {
-        let Some(store) = &self.0.store else { return Ok(()) };
-        store.blacklist(claims.jti(), self.keep_until(claims)).await.map_err(unavailable)?;
-        store.revoke_session(session_of(claims), self.session_until(self.s().now())).await.map_err(unavailable)?;
+        let Some(store) = &self.0.store else {
+            return Ok(());
+        };
+        store
+            .blacklist(claims.jti(), self.keep_until(claims))
+            .await
+            .map_err(unavailable)?;
+        store
+            .revoke_session(session_of(claims), self.session_until(self.s().now()))
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -421,13 +517,21 @@ impl TokenService {
             all.insert(s.session_claim.clone(), session.as_str().into());
         }
         if !s.rotate_refresh_tokens {
-            return Ok(TokenPair { access: self.access_from(&all, now)?, refresh: None });
+            return Ok(TokenPair {
+                access: self.access_from(&all, now)?,
+                refresh: None,
+            });
         }
         if s.blacklist_after_rotation {
             // Builder guarantees a store whenever rotation is on.
             let store = self.0.store.as_ref().ok_or(AuthError::ServiceUnavailable)?;
             let outcome = store
-                .spend(claims.jti(), Some(&session), self.keep_until(&claims), self.session_until(now))
+                .spend(
+                    claims.jti(),
+                    Some(&session),
+                    self.keep_until(&claims),
+                    self.session_until(now),
+                )
                 .await
                 .map_err(unavailable)?;
             match outcome {
@@ -437,20 +541,37 @@ impl TokenService {
                     tracing::warn!(target: "keycard::token", user_id = ?claims.user_id(), "refresh token reuse detected; session revoked");
                     return Err(AuthError::invalid_token(TokenError::Reused));
                 }
-                SpendOutcome::Revoked => return Err(AuthError::invalid_token(TokenError::Blacklisted)),
+                SpendOutcome::Revoked => {
+                    return Err(AuthError::invalid_token(TokenError::Blacklisted));
+                }
             }
         }
         let lifetime = s.refresh_lifetime.as_secs();
         let next = self.stamp(all, TokenKind::Refresh, lifetime, now, true);
-        self.record(&next, claims.user_id(), &session, now.saturating_add(lifetime)).await?;
-        Ok(TokenPair { access: self.access_from(&next, now)?, refresh: Some(self.sign(&next)?) })
+        self.record(
+            &next,
+            claims.user_id(),
+            &session,
+            now.saturating_add(lifetime),
+        )
+        .await?;
+        Ok(TokenPair {
+            access: self.access_from(&next, now)?,
+            refresh: Some(self.sign(&next)?),
+        })
     }
 
     /// Verifies any token keycard minted (the verify endpoint): signature, claims, and that it
     /// is not blacklisted, spent (after rotation), or of a revoked session.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = self.0.verifier.verify(token.as_bytes(), &[], false).map_err(AuthError::invalid_token)?.claims;
-        self.check_not_revoked(&claims, self.s().blacklist_after_rotation).await?;
+        let claims = self
+            .0
+            .verifier
+            .verify(token.as_bytes(), &[], false)
+            .map_err(AuthError::invalid_token)?
+            .claims;
+        self.check_not_revoked(&claims, self.s().blacklist_after_rotation)
+            .await?;
         Ok(claims)
     }
 
@@ -464,19 +585,34 @@ impl TokenService {
         let claims = self
             .0
             .verifier
-            .verify(token.as_bytes(), &[TokenKind::Refresh, TokenKind::Sliding], false)
+            .verify(
+                token.as_bytes(),
+                &[TokenKind::Refresh, TokenKind::Sliding],
+                false,
+            )
             .map_err(AuthError::invalid_token)?
             .claims;
         self.check_not_revoked(&claims, true).await?;
-        if !store.blacklist(claims.jti(), self.keep_until(&claims)).await.map_err(unavailable)? {
+        if !store
+            .blacklist(claims.jti(), self.keep_until(&claims))
+            .await
+            .map_err(unavailable)?
+        {
             return Err(AuthError::invalid_token(TokenError::Blacklisted));
         }
-        store.revoke_session(session_of(&claims), self.session_until(self.s().now())).await.map_err(unavailable)?;
+        store
+            .revoke_session(session_of(&claims), self.session_until(self.s().now()))
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
     /// Checks a username and password and mints a sliding token.
-    pub async fn obtain_sliding(&self, username: &str, password: &str) -> Result<SlidingToken, AuthError> {
+    pub async fn obtain_sliding(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<SlidingToken, AuthError> {
         let user = self.check_credentials(username, password).await?;
         self.sliding_for(&user).await
     }
@@ -489,9 +625,17 @@ impl TokenService {
         let refresh_exp = now.saturating_add(s.sliding_refresh_lifetime.as_secs());
         let mut c = self.base_claims(user, &session);
         c.insert(s.sliding_refresh_exp_claim.clone(), refresh_exp.into());
-        let c = self.stamp(c, TokenKind::Sliding, s.sliding_lifetime.as_secs(), now, true);
+        let c = self.stamp(
+            c,
+            TokenKind::Sliding,
+            s.sliding_lifetime.as_secs(),
+            now,
+            true,
+        );
         self.record(&c, &user.id, &session, refresh_exp).await?;
-        Ok(SlidingToken { token: self.sign(&c)? })
+        Ok(SlidingToken {
+            token: self.sign(&c)?,
+        })
     }
 
     /// Refreshes a sliding token: the same `jti` and `refresh_exp`, a new `exp`. A sliding
@@ -507,14 +651,22 @@ impl TokenService {
             .claims;
         let now = s.now();
         // The verifier proved the claim present and a NumericDate.
-        let refresh_exp = claims.get(&s.sliding_refresh_exp_claim).and_then(Value::as_f64).unwrap_or(0.0) as u64;
+        let refresh_exp = claims
+            .get(&s.sliding_refresh_exp_claim)
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0) as u64;
         if refresh_exp.saturating_add(s.leeway) <= now {
             return Err(AuthError::invalid_token(TokenError::RefreshExpired));
         }
         self.check_not_revoked(&claims, false).await?;
         self.token_user(&claims).await?;
-        let lifetime = s.sliding_lifetime.as_secs().min(refresh_exp.saturating_sub(now).max(1));
+        let lifetime = s
+            .sliding_lifetime
+            .as_secs()
+            .min(refresh_exp.saturating_sub(now).max(1));
         let c = self.stamp(claims.all.clone(), TokenKind::Sliding, lifetime, now, false);
-        Ok(SlidingToken { token: self.sign(&c)? })
+        Ok(SlidingToken {
+            token: self.sign(&c)?,
+        })
     }
 }

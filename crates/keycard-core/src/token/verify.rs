@@ -72,7 +72,12 @@ impl Verifier {
 
     /// Verifies `token` as one of `kinds` (any kind when empty). `allow_expired` skips only the
     /// `exp` check (for refreshing a sliding token, whose own limit is `refresh_exp`).
-    pub fn verify(&self, token: &[u8], kinds: &[TokenKind], allow_expired: bool) -> Result<Verified, TokenError> {
+    pub fn verify(
+        &self,
+        token: &[u8],
+        kinds: &[TokenKind],
+        allow_expired: bool,
+    ) -> Result<Verified, TokenError> {
         let s = &*self.settings;
         if token.len() > s.max_token_size {
             return Err(TokenError::TooLarge);
@@ -86,7 +91,9 @@ impl Verifier {
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
         let sig = std::str::from_utf8(sig_b64).map_err(|_| TokenError::Malformed)?;
         // Canonical base64url only: no bits may hide in the last character.
-        URL_SAFE_NO_PAD.decode(sig).map_err(|_| TokenError::Malformed)?;
+        URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| TokenError::Malformed)?;
         match jsonwebtoken::crypto::verify(sig, signing_input, key.decoding(), alg) {
             Ok(true) => {}
             _ => return Err(TokenError::Signature),
@@ -94,7 +101,11 @@ impl Verifier {
 
         let payload = decode_object(payload_b64)?;
         let claims = self.check_claims(payload, kinds, allow_expired)?;
-        Ok(Verified { claims, alg, kid: key.kid().map(str::to_owned) })
+        Ok(Verified {
+            claims,
+            alg,
+            kid: key.kid().map(str::to_owned),
+        })
     }
 
     fn select_key(&self, header: &Map<String, Value>) -> Result<(Algorithm, &Key), TokenError> {
@@ -112,7 +123,9 @@ impl Verifier {
             Some(_) => return Err(TokenError::HeaderParameter),
         }
         let alg = match header.get("alg") {
-            Some(Value::String(name)) => name.parse::<Algorithm>().map_err(|_| TokenError::Algorithm)?,
+            Some(Value::String(name)) => name
+                .parse::<Algorithm>()
+                .map_err(|_| TokenError::Algorithm)?,
             _ => return Err(TokenError::Algorithm),
         };
         if !self.settings.keys.allows(alg) {
@@ -123,7 +136,11 @@ impl Verifier {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(TokenError::Malformed),
         };
-        let key = self.settings.keys.select(alg, kid).ok_or(TokenError::UnknownKey)?;
+        let key = self
+            .settings
+            .keys
+            .select(alg, kid)
+            .ok_or(TokenError::UnknownKey)?;
         Ok((alg, key))
     }
 
@@ -171,7 +188,10 @@ impl Verifier {
                     Value::Array(items) => {
                         !items.is_empty()
                             && items.iter().all(Value::is_string)
-                            && items.iter().filter_map(Value::as_str).any(|a| expected.accepts(a))
+                            && items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .any(|a| expected.accepts(a))
                     }
                     _ => false,
                 };
@@ -206,9 +226,20 @@ impl Verifier {
             Some(_) => return Err(TokenError::InvalidClaim),
         };
         if kind == TokenKind::Sliding {
-            numeric_date(all.get(&s.sliding_refresh_exp_claim).ok_or(TokenError::MissingClaim)?)?;
+            numeric_date(
+                all.get(&s.sliding_refresh_exp_claim)
+                    .ok_or(TokenError::MissingClaim)?,
+            )?;
         }
-        Ok(Claims { kind, jti, user_id, session, exp, iat, all })
+        Ok(Claims {
+            kind,
+            jti,
+            user_id,
+            session,
+            exp,
+            iat,
+            all,
+        })
     }
 }
 
@@ -232,7 +263,11 @@ fn split(token: &[u8]) -> Result<Segments<'_>, TokenError> {
     if n != 2 {
         return Err(TokenError::Malformed);
     }
-    let (h, p, s) = (&token[..dots[0]], &token[dots[0] + 1..dots[1]], &token[dots[1] + 1..]);
+    let (h, p, s) = (
+        &token[..dots[0]],
+        &token[dots[0] + 1..dots[1]],
+        &token[dots[1] + 1..],
+    );
     if h.is_empty() || p.is_empty() || s.is_empty() {
         return Err(TokenError::Malformed);
     }
@@ -268,14 +303,20 @@ impl<'de> Deserialize<'de> for StrictObject {
 }
 
 fn decode_object(b64: &[u8]) -> Result<Map<String, Value>, TokenError> {
-    let bytes = URL_SAFE_NO_PAD.decode(b64).map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice::<StrictObject>(&bytes).map(|o| o.0).map_err(|_| TokenError::Malformed)
+    let bytes = URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice::<StrictObject>(&bytes)
+        .map(|o| o.0)
+        .map_err(|_| TokenError::Malformed)
 }
 
 /// Reads a NumericDate (RFC 7519 §2: integer or not), floored to whole seconds. Negative,
 /// non-finite and absurdly large values are invalid claims.
 fn numeric_date(v: &Value) -> Result<u64, TokenError> {
-    let Value::Number(n) = v else { return Err(TokenError::InvalidClaim) };
+    let Value::Number(n) = v else {
+        return Err(TokenError::InvalidClaim);
+    };
     let secs = if let Some(u) = n.as_u64() {
         u
     } else if let Some(f) = n.as_f64() {
@@ -301,15 +342,34 @@ mod tests {
     #[test]
     fn split_refuses_everything_but_three_base64url_segments() {
         assert!(split(b"a.b.c").is_ok());
-        for bad in [&b"a.b"[..], b"a.b.c.d", b"a.b.", b".b.c", b"a..c", b"a.b.c=", b"a+.b.c", b"a.b.c ", b"a.\"b.c", b"a.b.\xc3\xa9"] {
-            assert_eq!(split(bad).unwrap_err(), TokenError::Malformed, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"a.b"[..],
+            b"a.b.c.d",
+            b"a.b.",
+            b".b.c",
+            b"a..c",
+            b"a.b.c=",
+            b"a+.b.c",
+            b"a.b.c ",
+            b"a.\"b.c",
+            b"a.b.\xc3\xa9",
+        ] {
+            assert_eq!(
+                split(bad).unwrap_err(),
+                TokenError::Malformed,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn duplicate_members_are_refused() {
         let b64 = URL_SAFE_NO_PAD.encode(br#"{"exp":1,"exp":2}"#);
-        assert_eq!(decode_object(b64.as_bytes()).unwrap_err(), TokenError::Malformed);
+        assert_eq!(
+            decode_object(b64.as_bytes()).unwrap_err(),
+            TokenError::Malformed
+        );
     }
 
     #[test]
@@ -317,8 +377,19 @@ mod tests {
         use serde_json::json;
         assert_eq!(numeric_date(&json!(1_900_000_000)).unwrap(), 1_900_000_000);
         assert_eq!(numeric_date(&json!(1.9e9)).unwrap(), 1_900_000_000);
-        for bad in [json!("soon"), json!(null), json!(-1), json!(1e300), json!(18446744073709551615u64), json!(true)] {
-            assert_eq!(numeric_date(&bad).unwrap_err(), TokenError::InvalidClaim, "{bad}");
+        for bad in [
+            json!("soon"),
+            json!(null),
+            json!(-1),
+            json!(1e300),
+            json!(18446744073709551615u64),
+            json!(true),
+        ] {
+            assert_eq!(
+                numeric_date(&bad).unwrap_err(),
+                TokenError::InvalidClaim,
+                "{bad}"
+            );
         }
     }
 }
