@@ -168,7 +168,7 @@ async fn main() -> std::io::Result<()> {
         addr,
         tokens,
         authenticators,
-    } = match contract::from_env() {
+    } = match contract::from_env_for_main().await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("cannot start: {e}");

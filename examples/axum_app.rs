@@ -163,7 +163,7 @@ async fn main() {
         addr,
         tokens,
         authenticators,
-    } = match contract::from_env() {
+    } = match contract::from_env_for_main().await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("cannot start: {e}");

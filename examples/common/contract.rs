@@ -24,8 +24,25 @@ pub struct Contract {
 }
 
 /// Reads `KEYCARD_ADDR` and `KEYCARD_SECRET` (and any other `KEYCARD_*` setting) and builds the
-/// contract's users, settings, store and chain.
+/// contract's users, settings, in-memory store and chain.
 pub fn from_env() -> Result<Contract, String> {
+    build(None)
+}
+
+/// [`from_env`], plus `KEYCARD_REDIS_URL`: when it is set, the revocation state lives in Redis
+/// (shared by every instance of the app); otherwise in memory. What the apps' `main` calls.
+pub async fn from_env_for_main() -> Result<Contract, String> {
+    match keycard_redis::RedisRevocationStore::from_env().await {
+        Ok(Some(redis)) => {
+            tracing::info!("revocation store: Redis ({})", keycard_redis::REDIS_URL_ENV);
+            build(Some(Arc::new(redis)))
+        }
+        Ok(None) => build(None),
+        Err(e) => Err(format!("cannot use Redis from {}: {e}", keycard_redis::REDIS_URL_ENV)),
+    }
+}
+
+fn build(store: Option<Arc<dyn RevocationStore>>) -> Result<Contract, String> {
     let addr: SocketAddr = std::env::var("KEYCARD_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:8000".to_owned())
         .parse()
@@ -53,7 +70,9 @@ pub fn from_env() -> Result<Contract, String> {
     users.insert(User::new("2", "root").admin(true), "root-password");
     users.insert(User::new("3", "carol").active(false), "carol-password");
 
-    let store: Arc<dyn RevocationStore> = Arc::new(InMemoryRevocationStore::with_clock(settings.clock().clone()));
+    let store: Arc<dyn RevocationStore> = store.unwrap_or_else(|| {
+        Arc::new(InMemoryRevocationStore::with_clock(settings.clock().clone()))
+    });
     let tokens = TokenService::builder(settings)
         .users(users)
         .store_arc(store)
