@@ -1,3 +1,4 @@
+#![allow(dead_code)] // Each app uses a different subset of this shared module.
 //! What both contract apps share (../shared/CONTRACT.md): settings, users, environment.
 //! Included by `examples/axum_app.rs` and `examples/actix_app.rs` with `#[path]`.
 
