@@ -24,7 +24,7 @@ pub enum StoreError {
 }
 
 /// A user, as keycard needs to see it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct User {
     /// The id, as a string (numbers and UUIDs are carried in their text form).
@@ -42,6 +42,21 @@ pub struct User {
     /// A fingerprint of the stored password hash (never of the password), for
     /// password-change revocation. `None` when the store does not support it.
     pub password_fingerprint: Option<String>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The fingerprint is derived from the password hash: it stays out of logs.
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_admin", &self.is_admin)
+            .field("scopes", &self.scopes)
+            .field("roles", &self.roles)
+            .field("password_fingerprint", &self.password_fingerprint.as_ref().map(|_| "******"))
+            .finish()
+    }
 }
 
 impl User {

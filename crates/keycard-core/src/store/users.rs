@@ -241,4 +241,15 @@ mod tests {
         assert!(s.set_password("1", "two"));
         assert_ne!(before, s.get("1").unwrap().password_fingerprint);
     }
+
+    #[test]
+    fn user_debug_redacts_the_password_fingerprint() {
+        let s = InMemoryUserStore::new();
+        s.insert(User::new("1", "alice"), "one");
+        let user = s.get("1").unwrap();
+        let fp = user.password_fingerprint.clone().unwrap();
+        let shown = format!("{user:?}");
+        assert!(!shown.contains(&fp), "{shown}");
+        assert!(shown.contains("******"));
+    }
 }
