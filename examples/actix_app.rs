@@ -59,9 +59,13 @@ async fn profile(
     guard: Require<CanSeeProfile>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Rejection> {
-    let profile = Profile {
-        name: name.into_inner(),
-    };
+    let name = name.into_inner();
+    // actix-web decodes a path segment lossily (U+FFFD for each byte that is not UTF-8), axum
+    // refuses it: such a name names no profile, and both apps answer 404.
+    if name.contains(char::REPLACEMENT_CHARACTER) {
+        return Ok(not_found().await);
+    }
+    let profile = Profile { name };
     guard.check_object(&profile)?;
     Ok(HttpResponse::Ok().json(json!({ "profile": profile.name })))
 }
@@ -72,15 +76,24 @@ async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "detail": "Not found.", "code": "not_found" }))
 }
 
-/// A known path with another method: actix-web's 405 (its `Allow` header kept) with the
-/// JSON body of the axum app (DRF's text).
+/// A known path with another method: actix-web's 405 (its `Allow` header kept, written as
+/// the axum app writes it) with the JSON body of the axum app (DRF's text).
 fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, refused): (HttpRequest, _) = res.into_parts();
     let detail = format!("Method \"{}\" not allowed.", req.method());
     let mut json = HttpResponse::MethodNotAllowed()
         .json(json!({ "detail": detail, "code": "method_not_allowed" }));
     if let Some(allow) = refused.headers().get(header::ALLOW) {
-        json.headers_mut().insert(header::ALLOW, allow.clone());
+        // actix-web joins the methods with ", ", axum with ",": both are RFC 9110 lists, and
+        // the two apps must send the same bytes, so this one writes axum's.
+        let joined = allow
+            .to_str()
+            .map(|list| list.split(',').map(str::trim).collect::<Vec<_>>().join(","));
+        let allow = joined
+            .ok()
+            .and_then(|list| header::HeaderValue::from_str(&list).ok())
+            .unwrap_or_else(|| allow.clone());
+        json.headers_mut().insert(header::ALLOW, allow);
     }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, json).map_into_right_body(),

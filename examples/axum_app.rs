@@ -10,21 +10,22 @@
 //! SIGTERM stops it gracefully: requests in flight are finished first.
 
 // Shared with the actix app, whose `pub` items are crate-private here. `pub(crate)` so that
-// tests/axum_e2e.rs, which includes this file, can build the same contract.
-#[allow(unreachable_pub, dead_code)]
+// tests/axum_e2e.rs, which includes this file, can build the same contract. (`dead_code` is
+// allowed inside it, for both apps.)
+#[allow(unreachable_pub)]
 #[path = "common/contract.rs"]
 pub(crate) mod contract;
 
 use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{Method, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use keycard::policy::object_policy;
 use keycard::{
     Authenticators, IsAdmin, IsAuthenticated, IsAuthenticatedOrReadOnly, TokenService, named_policy,
 };
-use keycard_axum::rejection::RequireRejection;
 use keycard_axum::{AuthLayer, Identity, Require, RequireLayer, token_router};
 use serde_json::{Value, json};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -62,11 +63,19 @@ async fn admin() -> Json<Value> {
 
 async fn profile(
     guard: Require<CanSeeProfile>,
-    Path(name): Path<String>,
-) -> Result<Json<Value>, RequireRejection> {
+    name: Result<Path<String>, PathRejection>,
+) -> Response {
+    // A name that is not UTF-8 once percent-decoded names no profile: axum refuses it, actix-web
+    // decodes it lossily (U+FFFD for each bad byte), and both apps answer 404 for either form.
+    let name = match name {
+        Ok(Path(name)) if !name.contains(char::REPLACEMENT_CHARACTER) => name,
+        _ => return not_found().await.into_response(),
+    };
     let profile = Profile { name };
-    guard.check_object(&profile)?;
-    Ok(Json(json!({ "profile": profile.name })))
+    if let Err(rejection) = guard.check_object(&profile) {
+        return rejection.into_response();
+    }
+    Json(json!({ "profile": profile.name })).into_response()
 }
 
 /// Unknown paths: a JSON 404, as every error body of the contract is JSON (DRF's text).
@@ -89,26 +98,39 @@ async fn method_not_allowed(method: Method) -> impl IntoResponse {
 /// The contract's routes: the token endpoints (no authentication, as simplejwt's views), and
 /// the API behind the JWT authenticator, each route with its policy.
 pub(crate) fn app(tokens: TokenService, authenticators: Authenticators) -> Router {
+    // Each route's method router is mounted whole, as a service, so that the auth layer wraps
+    // it from outside: bad credentials are a 401 on a known path whatever the method (as in
+    // DRF, and as on actix-web, whose middleware wraps the scope), and that 401 carries no
+    // `Allow` (axum adds one to whatever a method router's own fallback answers).
     let api = Router::new()
-        .route("/api/public/", get(public))
-        .route("/api/me/", get(me))
-        .route(
+        .route_service("/api/public/", get(public).fallback(method_not_allowed))
+        .route_service("/api/me/", get(me).fallback(method_not_allowed))
+        .route_service(
             "/api/articles/",
             get(list_articles)
                 .post(create_article)
-                .route_layer(RequireLayer::new(IsAuthenticatedOrReadOnly)),
+                .route_layer(RequireLayer::new(IsAuthenticatedOrReadOnly))
+                .fallback(method_not_allowed),
         )
-        .route(
+        .route_service(
             "/api/admin/",
-            get(admin).route_layer(RequireLayer::new(IsAdmin)),
+            get(admin)
+                .route_layer(RequireLayer::new(IsAdmin))
+                .fallback(method_not_allowed),
         )
-        .route("/api/profile/{name}/", get(profile))
+        .route_service(
+            "/api/profile/{name}/",
+            get(profile).fallback(method_not_allowed),
+        )
         // `route_layer`, not `layer`: it wraps the routes above only, and runs only when one
         // matched, so an unknown path stays a 404 whatever the credentials (case PO3).
         .route_layer(AuthLayer::new(authenticators));
     Router::new()
         .nest("/api/token/", token_router(tokens))
         .merge(api)
+        // axum's `{name}` matches an empty segment; Django's `<str:name>` and actix-web's
+        // `{name}` do not: no name is an unknown path, not a profile (nor a 401).
+        .route("/api/profile//", any(not_found))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // The request line, status and latency; never headers (they carry credentials).
