@@ -17,3 +17,51 @@ pub use keycard_tower as tower;
 /// The axum adapter ([`keycard_axum`]): extractors, rejections, token endpoints.
 #[cfg(feature = "axum")]
 pub use keycard_axum as axum;
+
+/// The Redis revocation store ([`keycard_redis`]): one revocation state for many processes.
+#[cfg(feature = "redis")]
+pub use keycard_redis as redis;
+
+/// The guide: the pages of `docs/`, with their examples compiled and run as doctests.
+///
+/// | page | what it covers |
+/// |---|---|
+/// | `getting_started` | axum and actix-web, from `cargo add` to a protected route (features `axum`, `actix`) |
+/// | `concepts` | Django REST Framework's authentication and permission classes → keycard (feature `axum`) |
+/// | `tokens` | the token endpoints and their JSON (features `axum`, `actix`) |
+/// | `settings` | every `SIMPLE_JWT` setting → its keycard setting |
+/// | `policies` | a cookbook: composition, object-level checks, scopes and roles, named policies (feature `axum`) |
+/// | `security` | what keycard checks, refuses at start-up, and leaves to you |
+/// | `deployment` | release builds, a TLS-terminating proxy, shutdown, secrets, several instances with Redis (features `axum`, `actix`) |
+/// | `migrating_from_simplejwt` | settings, endpoints, token compatibility, deliberate differences, moving endpoints one by one (feature `axum`) |
+pub mod guide {
+    #[doc = include_str!("../docs/getting-started.md")]
+    #[cfg(all(feature = "axum", feature = "actix"))]
+    pub mod getting_started {}
+
+    #[doc = include_str!("../docs/concepts.md")]
+    #[cfg(feature = "axum")]
+    pub mod concepts {}
+
+    #[doc = include_str!("../docs/tokens.md")]
+    #[cfg(all(feature = "axum", feature = "actix"))]
+    pub mod tokens {}
+
+    #[doc = include_str!("../docs/settings.md")]
+    pub mod settings {}
+
+    #[doc = include_str!("../docs/policies.md")]
+    #[cfg(feature = "axum")]
+    pub mod policies {}
+
+    #[doc = include_str!("../docs/security.md")]
+    pub mod security {}
+
+    #[doc = include_str!("../docs/deployment.md")]
+    #[cfg(all(feature = "axum", feature = "actix"))]
+    pub mod deployment {}
+
+    #[doc = include_str!("../docs/migrating-from-simplejwt.md")]
+    #[cfg(feature = "axum")]
+    pub mod migrating_from_simplejwt {}
+}
