@@ -32,7 +32,7 @@ pub use keycard_redis as redis;
 /// | `settings` | every `SIMPLE_JWT` setting → its keycard setting |
 /// | `policies` | a cookbook: composition, object-level checks, scopes and roles, named policies (feature `axum`) |
 /// | `security` | what keycard checks, refuses at start-up, and leaves to you |
-/// | `deployment` | release builds, a TLS-terminating proxy, shutdown, secrets, several instances with Redis (features `axum`, `actix`) |
+/// | `deployment` | release builds, a TLS-terminating proxy, shutdown, secrets, several instances with Redis (features `axum`, `actix`, `redis`) |
 /// | `migrating_from_simplejwt` | settings, endpoints, token compatibility, deliberate differences, moving endpoints one by one (feature `axum`) |
 pub mod guide {
     #[doc = include_str!("../docs/getting-started.md")]
@@ -58,7 +58,7 @@ pub mod guide {
     pub mod security {}
 
     #[doc = include_str!("../docs/deployment.md")]
-    #[cfg(all(feature = "axum", feature = "actix"))]
+    #[cfg(all(feature = "axum", feature = "actix", feature = "redis"))]
     pub mod deployment {}
 
     #[doc = include_str!("../docs/migrating-from-simplejwt.md")]
