@@ -199,7 +199,7 @@ impl<P: Policy + Default> Require<P> {
             outcome.enforce_object(
                 &P::default(),
                 self.req.method().as_str(),
-                self.req.path(),
+                crate::routed_path(self.req.match_info()),
                 object,
             )
         })
@@ -213,7 +213,11 @@ impl<P: Policy + Default> FromRequest for Require<P> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let found = crate::with_outcome(&req.extensions(), "the Require extractor", |outcome| {
-            outcome.enforce(&P::default(), req.method().as_str(), req.path())?;
+            outcome.enforce(
+                &P::default(),
+                req.method().as_str(),
+                crate::routed_path(req.match_info()),
+            )?;
             Ok(outcome.identity.clone())
         });
         ready(

@@ -93,6 +93,15 @@ pub use require::{RequirePolicy, RequirePolicyFuture, RequirePolicyMiddleware};
 /// The `tracing` target of this crate's log lines.
 pub const LOG_TARGET: &str = "keycard::actix";
 
+/// The path actix-web routes on: actix-router's `Url`, the request path with its
+/// percent-encoded unreserved characters decoded (`/api/%61dmin/` is routed as `/api/admin/`).
+/// `req.path()` is the raw URI path. Every "is there a route here?" question, every
+/// authenticator and every policy must see the routed one: asked with the raw path, the
+/// middleware took `/api/%61dmin/` for an unknown path and let it through to the handler.
+fn routed_path(match_info: &actix_web::dev::Path<actix_web::dev::Url>) -> &str {
+    match_info.as_str()
+}
+
 /// Runs `f` on the outcome stored by [`KeycardAuth`], or answers the 500 that names the
 /// missing middleware.
 fn with_outcome<R>(

@@ -141,7 +141,7 @@ where
                 let query = req.query_string();
                 let head = RequestHead {
                     method: req.method().as_str(),
-                    path: req.path(),
+                    path: crate::routed_path(req.match_info()),
                     query: (!query.is_empty()).then_some(query),
                     headers: &headers,
                 };
@@ -155,7 +155,10 @@ where
                 Ok(outcome) => outcome,
                 // No route here: the 404 answers, not the credentials (case PO3).
                 Err(err)
-                    if err.is_authentication() && !req.resource_map().has_resource(req.path()) =>
+                    if err.is_authentication()
+                        && !req
+                            .resource_map()
+                            .has_resource(crate::routed_path(req.match_info())) =>
                 {
                     AuthOutcome {
                         identity: None,

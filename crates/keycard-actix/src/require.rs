@@ -140,16 +140,26 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let decision = crate::with_outcome(&req.extensions(), "RequirePolicy", |outcome| {
-            outcome.enforce(&*self.policy, req.method().as_str(), req.path())
+            outcome.enforce(
+                &*self.policy,
+                req.method().as_str(),
+                crate::routed_path(req.match_info()),
+            )
         });
         let kind = match decision {
             Ok(()) => Kind::Inner {
                 fut: self.service.call(req),
             },
             // No route here: the 404 answers, not the policy (case PO3).
-            Err(_) if !req.resource_map().has_resource(req.path()) => Kind::Inner {
-                fut: self.service.call(req),
-            },
+            Err(_)
+                if !req
+                    .resource_map()
+                    .has_resource(crate::routed_path(req.match_info())) =>
+            {
+                Kind::Inner {
+                    fut: self.service.call(req),
+                }
+            }
             Err(err) => Kind::Rejected {
                 res: Some(req.into_response(render(&err))),
             },
@@ -198,5 +208,62 @@ impl<F> std::fmt::Debug for RequirePolicyFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequirePolicyFuture")
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, HttpResponse, test, web};
+    use keycard_core::{Authenticators, IsAuthenticated};
+
+    use super::*;
+    use crate::KeycardAuth;
+
+    /// actix-web routes `/api/%61dmin/` to `/api/admin/`; the policy must hold there too.
+    /// (It asked `has_resource` with the raw path, took the request for an unknown path, and
+    /// let it through to the handler.)
+    #[actix_web::test]
+    async fn a_denying_policy_holds_for_a_percent_encoded_path() {
+        let admin = || async { HttpResponse::Ok().body("secret") };
+        let app = test::init_service(
+            App::new()
+                // On a route, as the contract app does…
+                .service(
+                    web::scope("/api")
+                        .service(
+                            web::resource("/admin/").route(
+                                web::get()
+                                    .to(admin)
+                                    .wrap(RequirePolicy::new(IsAuthenticated)),
+                            ),
+                        )
+                        .wrap(KeycardAuth::new(Authenticators::new())),
+                )
+                // …and on a scope, where unknown paths must stay 404s.
+                .service(
+                    web::scope("/v2")
+                        .service(web::resource("/admin/").route(web::get().to(admin)))
+                        .wrap(RequirePolicy::new(IsAuthenticated))
+                        .wrap(KeycardAuth::new(Authenticators::new())),
+                ),
+        )
+        .await;
+        for path in [
+            "/api/admin/",
+            "/api/%61dmin/",
+            "/api/%61%64%6D%69%6E/",
+            "/v2/%61dmin/",
+        ] {
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            // Anonymous, and a chain without a challenge: 403 (AU7).
+            assert_eq!(res.status(), 403, "{path}");
+        }
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/v2/%6Eowhere/").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 404);
     }
 }
