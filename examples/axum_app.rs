@@ -18,7 +18,7 @@ pub(crate) mod contract;
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -28,6 +28,7 @@ use keycard::{
 };
 use keycard_axum::{AuthLayer, Identity, Require, RequireLayer, token_router};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 /// A profile page, the object `CanSeeProfile` decides on.
@@ -95,6 +96,51 @@ async fn method_not_allowed(method: Method) -> impl IntoResponse {
     )
 }
 
+/// Decodes the percent-encoded unreserved characters of the path (RFC 3986 §6.2.2.2:
+/// `/api/%61dmin/` is `/api/admin/`), as Django and actix-web do before routing; axum routes
+/// the raw path, and the two contract apps would answer such a request differently.
+fn decode_unreserved<B>(mut req: Request<B>) -> Request<B> {
+    let path = req.uri().path();
+    if !path.contains('%') {
+        return req;
+    }
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let unreserved = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h)
+                .zip(hex(l))
+                .map(|(h, l)| (h * 16 + l) as u8 as char)
+                .filter(|c| c.is_ascii_alphanumeric() || "-._~".contains(*c)),
+            _ => None,
+        };
+        match unreserved {
+            Some(c) => {
+                decoded.push(c);
+                i += 3;
+            }
+            None => {
+                // The path of a parsed URI is ASCII; the byte is the character.
+                decoded.push(bytes[i] as char);
+                i += 1;
+            }
+        }
+    }
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = format!("{decoded}{query}").parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
 /// The contract's routes: the token endpoints (no authentication, as simplejwt's views), and
 /// the API behind the JWT authenticator, each route with its policy.
 pub(crate) fn app(tokens: TokenService, authenticators: Authenticators) -> Router {
@@ -125,14 +171,18 @@ pub(crate) fn app(tokens: TokenService, authenticators: Authenticators) -> Route
         // `route_layer`, not `layer`: it wraps the routes above only, and runs only when one
         // matched, so an unknown path stays a 404 whatever the credentials (case PO3).
         .route_layer(AuthLayer::new(authenticators));
-    Router::new()
+    let routes = Router::new()
         .nest("/api/token/", token_router(tokens))
         .merge(api)
         // axum's `{name}` matches an empty segment; Django's `<str:name>` and actix-web's
         // `{name}` do not: no name is an unknown path, not a profile (nor a 401).
         .route("/api/profile//", any(not_found))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    // The path is normalised before routing, so the routes are wrapped as one service:
+    // `Router::layer` runs after routing.
+    Router::new()
+        .fallback_service(routes.map_request(decode_unreserved))
         // The request line, status and latency; never headers (they carry credentials).
         .layer(
             TraceLayer::new_for_http()

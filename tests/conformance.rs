@@ -838,3 +838,114 @@ async fn both_adapters_answer_every_case_alike_and_as_expected() {
         failures.join("\n")
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Coverage: the suite folds in check.py and ../shared/cases/, and says what it leaves out
+
+/// `../shared/` beside the repository (DESIGN.md), where CI and every developer have it.
+fn shared(path: &str) -> Option<String> {
+    let full = format!("{}/../shared/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(full).ok()
+}
+
+/// Every `refs` entry of every case.
+fn all_refs(suite: &Value) -> BTreeSet<String> {
+    suite["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["refs"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A case id of ../shared/cases/ (`AU4`, `HX1`, `TK10`) at the start of `text`.
+fn case_id(text: &str) -> Option<&str> {
+    let letters = text.get(..2)?;
+    let digits = text[2..].bytes().take_while(u8::is_ascii_digit).count();
+    (letters.bytes().all(|b| b.is_ascii_uppercase()) && digits > 0).then(|| &text[..2 + digits])
+}
+
+#[test]
+fn every_check_py_case_is_folded_in() {
+    let Some(check) = shared("contract/check.py") else {
+        println!("SKIPPED: ../shared/contract/check.py is not beside the repository");
+        return;
+    };
+    let names: Vec<&str> = check
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix("yield ")?;
+            let rest = rest.strip_prefix("case(").unwrap_or(rest);
+            rest.strip_prefix('"')?.split('"').next()
+        })
+        .collect();
+    assert!(
+        names.len() >= 57,
+        "found only {} check.py cases",
+        names.len()
+    );
+    let refs = all_refs(&suite());
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !refs.contains(&format!("check.py:{n}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "check.py cases not in the suite: {missing:?}"
+    );
+}
+
+#[test]
+fn every_shared_case_is_run_or_its_absence_explained() {
+    let mut ids = BTreeSet::new();
+    for file in [
+        "authentication",
+        "tokens",
+        "policies",
+        "adapters",
+        "hostile",
+    ] {
+        let Some(text) = shared(&format!("cases/{file}.md")) else {
+            println!("SKIPPED: ../shared/cases/ is not beside the repository");
+            return;
+        };
+        for line in text.lines() {
+            let start = line
+                .strip_prefix("**")
+                .or_else(|| line.strip_prefix("| "))
+                .unwrap_or_default();
+            if let Some(id) = case_id(start) {
+                ids.insert(id.to_owned());
+            }
+        }
+    }
+    assert!(ids.len() > 60, "found only {} case ids", ids.len());
+    let suite = suite();
+    let run: BTreeSet<String> = all_refs(&suite)
+        .iter()
+        .filter_map(|r| case_id(r).map(str::to_owned))
+        .collect();
+    let explained: BTreeSet<String> = suite["not_covered"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let unaccounted: Vec<_> = ids
+        .iter()
+        .filter(|id| !run.contains(*id) && !explained.contains(*id))
+        .collect();
+    assert!(
+        unaccounted.is_empty(),
+        "case ids neither run nor listed in not_covered: {unaccounted:?}"
+    );
+    let unknown: Vec<_> = run
+        .union(&explained)
+        .filter(|id| !ids.contains(*id))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "refs to ids that ../shared/cases/ does not have: {unknown:?}"
+    );
+}
