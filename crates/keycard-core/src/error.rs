@@ -270,6 +270,14 @@ pub enum AuthError {
         /// Human sentence.
         detail: Cow<'static, str>,
     },
+    /// A request authenticated by a cookie failed the CSRF check (an unsafe method without a
+    /// matching double-submit token or a trusted `Origin`/`Referer`): 403 `csrf_failed`, never
+    /// a challenge (DRF's `SessionAuthentication`: "CSRF Failed: …").
+    #[error("{detail}")]
+    CsrfFailed {
+        /// What is missing or wrong, from a fixed set of sentences (never the request's bytes).
+        detail: &'static str,
+    },
     /// A store or key source is down: 503, fail closed.
     #[error("The authentication service is temporarily unavailable.")]
     ServiceUnavailable,
@@ -375,6 +383,12 @@ impl AuthError {
         }
     }
 
+    /// Whether this is a CSRF refusal ([`AuthError::CsrfFailed`]): the credentials were good,
+    /// the request may not be the user's own.
+    pub fn is_csrf(&self) -> bool {
+        matches!(self, Self::CsrfFailed { .. })
+    }
+
     /// Whether this error means "who you are could not be established" (the 401 family).
     pub fn is_authentication(&self) -> bool {
         matches!(
@@ -398,7 +412,7 @@ impl AuthError {
                 }
             }
             Self::NoActiveAccount { .. } => StatusCode::UNAUTHORIZED,
-            Self::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+            Self::PermissionDenied { .. } | Self::CsrfFailed { .. } => StatusCode::FORBIDDEN,
             Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -414,6 +428,7 @@ impl AuthError {
             Self::Failed { code, .. } => code,
             Self::NoActiveAccount { .. } => "no_active_account",
             Self::PermissionDenied { code, .. } => code,
+            Self::CsrfFailed { .. } => "csrf_failed",
             Self::Validation(_) => "invalid",
             Self::BadRequest { .. } => "parse_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -429,6 +444,7 @@ impl AuthError {
                 Cow::Borrowed(detail)
             }
             Self::BadRequest { detail } => Cow::Borrowed(detail),
+            Self::CsrfFailed { detail } => Cow::Borrowed(detail),
             Self::Validation(_) => Cow::Borrowed("Invalid input."),
             // The missing piece is logged by the adapter; the client gets a plain sentence.
             Self::Misconfigured { .. } => Cow::Borrowed("A server error occurred."),
@@ -639,6 +655,22 @@ mod tests {
         let e = AuthError::field("password", "This field is required.");
         assert_eq!(e.status(), 400);
         assert_eq!(body(&e), serde_json::json!({"password":["This field is required."]}));
+    }
+
+    #[test]
+    fn csrf_failed_is_403_without_a_challenge_whatever_the_chain_passes() {
+        let e = AuthError::CsrfFailed { detail: "CSRF Failed: CSRF token missing." }
+            .with_challenge(Some(Challenge::bearer("api")));
+        assert_eq!(e.status(), 403);
+        assert!(e.challenge().is_none());
+        assert!(e.www_authenticate().is_none());
+        assert!(e.is_csrf() && !e.is_authentication());
+        let r = e.render();
+        assert!(r.headers.iter().all(|(k, _)| k != http::header::WWW_AUTHENTICATE));
+        assert_eq!(
+            body(&e),
+            serde_json::json!({"detail":"CSRF Failed: CSRF token missing.","code":"csrf_failed"})
+        );
     }
 
     #[test]

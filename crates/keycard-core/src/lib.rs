@@ -15,6 +15,7 @@
 //! | [`TokenService`] | the token views (obtain, refresh, verify, blacklist) |
 //! | [`RevocationStore`] | the `token_blacklist` app |
 //! | [`AuthError`] | `NotAuthenticated`, `AuthenticationFailed`, `PermissionDenied` |
+//! | [`CookieAuthentication`], [`cookie`] | `SessionAuthentication` and its CSRF check, with tokens in cookies |
 //!
 //! ```
 //! use keycard_core::{Settings, TokenService, InMemoryUserStore, InMemoryRevocationStore, User};
@@ -40,6 +41,7 @@
 
 pub mod authn;
 pub mod clock;
+pub mod cookie;
 pub mod crypto;
 pub mod endpoints;
 pub mod error;
@@ -50,7 +52,7 @@ pub mod store;
 pub mod token;
 
 pub use authn::{
-    AuthOutcome, Authenticator, Authenticators, BasicAuthentication, Challenge, HeaderSource, JwtAuthentication,
+    AuthOutcome, Authenticator, Authenticators, BasicAuthentication, Challenge, CookieAuthentication, HeaderSource, JwtAuthentication,
     JwtStatelessAuthentication, Outcome, RequestHead, TokenAuthentication,
 };
 pub use clock::{Clock, FrozenClock, SystemClock};

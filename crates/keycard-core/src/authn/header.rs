@@ -19,6 +19,16 @@ pub enum HeaderLookup<'a> {
 pub trait HeaderSource {
     /// Looks up a header by its lower-case name.
     fn lookup(&self, name: &str) -> HeaderLookup<'_>;
+
+    /// Hands every value of a header to `f`, in order: for a header that may legitimately come
+    /// several times, like `Cookie` (HTTP/2 clients send one field per cookie, RFC 9113
+    /// §8.2.3). The default sees a single value only; a source that can hold several should
+    /// override it (both built-in ones do).
+    fn each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        if let HeaderLookup::One(v) = self.lookup(name) {
+            f(v);
+        }
+    }
 }
 
 impl HeaderSource for http::HeaderMap {
@@ -28,6 +38,12 @@ impl HeaderSource for http::HeaderMap {
             (None, _) => HeaderLookup::Missing,
             (Some(v), None) => HeaderLookup::One(v.as_bytes()),
             (Some(_), Some(_)) => HeaderLookup::Many,
+        }
+    }
+
+    fn each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        for v in self.get_all(name) {
+            f(v.as_bytes());
         }
     }
 }

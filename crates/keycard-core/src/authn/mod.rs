@@ -13,12 +13,14 @@
 
 mod apikey;
 mod basic;
+mod cookie;
 mod header;
 mod jwt;
 
 pub use crate::error::Challenge;
 pub use apikey::TokenAuthentication;
 pub use basic::BasicAuthentication;
+pub use cookie::CookieAuthentication;
 pub use header::{Credentials, HeaderLookup, HeaderSource, parse_credentials};
 pub use jwt::{JwtAuthentication, JwtStatelessAuthentication};
 
