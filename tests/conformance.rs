@@ -828,7 +828,7 @@ async fn both_adapters_answer_every_case_alike_and_as_expected() {
         }
     }
     println!(
-        "conformance: {cases} cases ({} with setup), {requests} requests, each sent to axum and actix",
+        "conformance: setup and {} cases, {requests} requests, each sent to axum and to actix",
         cases - 1
     );
     assert!(
