@@ -12,7 +12,7 @@ use http::HeaderName;
 use serde::Deserialize;
 
 use crate::clock::{Clock, SystemClock};
-use crate::token::{Algorithm, Key, KeySet, TokenKind};
+use crate::token::{Algorithm, Key, KeySet, KeySource, TokenKind};
 
 /// The largest leeway keycard accepts: five minutes of clock skew is already generous.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -63,6 +63,12 @@ pub enum ConfigError {
     /// Two keys with the same `kid`.
     #[error("two keys share a kid: give every key its own")]
     DuplicateKid,
+    /// A `kid` that names no key of the set.
+    #[error("no key has this kid")]
+    UnknownKid,
+    /// An attempt to remove or retire the current signing key.
+    #[error("the signing key cannot be removed or retired: promote another key first")]
+    RemoveSigningKey,
     /// A lifetime of zero, or too long.
     #[error("{name} must be between 1 second and 10 years")]
     Lifetime {
@@ -156,7 +162,7 @@ pub struct Settings {
     pub(crate) refresh_lifetime: Duration,
     pub(crate) rotate_refresh_tokens: bool,
     pub(crate) blacklist_after_rotation: bool,
-    pub(crate) keys: KeySet,
+    pub(crate) keys: KeySource,
     pub(crate) issuer: Option<String>,
     pub(crate) audience: Option<Audience>,
     pub(crate) leeway: u64,
@@ -199,9 +205,26 @@ impl Settings {
     pub fn blacklist_after_rotation(&self) -> bool {
         self.blacklist_after_rotation
     }
-    /// The key set.
-    pub fn keys(&self) -> &KeySet {
+    /// The current key set (it can change at run time: see [`key_source`](Self::key_source)).
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.current()
+    }
+    /// Where the keys come from: fixed, rotated locally, or fetched from another service.
+    pub fn key_source(&self) -> &KeySource {
         &self.keys
+    }
+    /// When a key retired now may go: once the last token it signed has expired — now, plus
+    /// the longest lifetime any token can have (refresh and sliding windows included), plus
+    /// the leeway. See [`KeyRotation::retire_after`](crate::token::KeyRotation::retire_after).
+    pub fn key_retirement_deadline(&self) -> u64 {
+        let longest = self
+            .access_lifetime
+            .max(self.refresh_lifetime)
+            .max(self.sliding_lifetime)
+            .max(self.sliding_refresh_lifetime);
+        self.now()
+            .saturating_add(longest.as_secs())
+            .saturating_add(self.leeway)
     }
     /// `ISSUER`: required and checked when set.
     pub fn issuer(&self) -> Option<&str> {
@@ -312,6 +335,7 @@ pub struct SettingsBuilder {
     secret: Option<Vec<u8>>,
     signing_key: Option<Result<Key, ConfigError>>,
     verifying_keys: Vec<Result<Key, ConfigError>>,
+    key_source: Option<KeySource>,
     kid: Option<String>,
     issuer: Option<String>,
     audience: Option<Audience>,
@@ -345,6 +369,7 @@ impl Default for SettingsBuilder {
             secret: None,
             signing_key: None,
             verifying_keys: Vec::new(),
+            key_source: None,
             kid: None,
             issuer: None,
             audience: None,
@@ -413,6 +438,14 @@ impl SettingsBuilder {
     /// `VERIFYING_KEY`: another key accepted for verification (a retired or a peer's key).
     pub fn verifying_key(mut self, key: Key) -> Self {
         self.verifying_keys.push(Ok(key));
+        self
+    }
+    /// Where the keys come from at run time, instead of a secret or keys given here: a
+    /// [`KeyRotation`](crate::token::KeyRotation), or (feature `remote-keys`) a
+    /// [`RemoteKeys`](crate::token::RemoteKeys) — simplejwt's `JWK_URL`. A source without a
+    /// signing key makes a service that only verifies. Giving both a source and keys is refused.
+    pub fn key_source(mut self, source: impl Into<KeySource>) -> Self {
+        self.key_source = Some(source.into());
         self
     }
     /// `ISSUER`.
@@ -726,21 +759,37 @@ impl SettingsBuilder {
                 problem: "the issuer cannot be empty",
             });
         }
-        let signing = match (self.signing_key, self.secret) {
-            (Some(key), _) => key?,
-            (None, Some(secret)) => {
-                let key = Key::hmac(self.algorithm, &secret)?;
-                match self.kid {
-                    Some(kid) => key.with_kid(kid),
-                    None => key,
-                }
+        let keys = match self.key_source {
+            Some(_)
+                if self.signing_key.is_some()
+                    || self.secret.is_some()
+                    || !self.verifying_keys.is_empty() =>
+            {
+                return Err(ConfigError::Invalid {
+                    name: "keys",
+                    problem: "give either a key source or keys (secret, signing key, verifying keys), not both",
+                });
             }
-            (None, None) => return Err(ConfigError::NoSigningKey),
+            Some(source) => source,
+            None => {
+                let signing = match (self.signing_key, self.secret) {
+                    (Some(key), _) => key?,
+                    (None, Some(secret)) => {
+                        let key = Key::hmac(self.algorithm, &secret)?;
+                        match self.kid {
+                            Some(kid) => key.with_kid(kid),
+                            None => key,
+                        }
+                    }
+                    (None, None) => return Err(ConfigError::NoSigningKey),
+                };
+                let mut keys = KeySet::new(signing)?;
+                for key in self.verifying_keys {
+                    keys = keys.with_verifier(key?)?;
+                }
+                KeySource::fixed(keys)
+            }
         };
-        let mut keys = KeySet::new(signing)?;
-        for key in self.verifying_keys {
-            keys = keys.with_verifier(key?)?;
-        }
         Ok(Settings {
             access_lifetime: self.access_lifetime,
             refresh_lifetime: self.refresh_lifetime,

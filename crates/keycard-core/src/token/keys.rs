@@ -106,6 +106,28 @@ impl Key {
         Self::from_encoding(alg, encoding)
     }
 
+    /// A fresh Ed25519 signing key (EdDSA) from the operating system's generator: the simplest
+    /// way to rotate keys in a running service (see [`KeyRotation`](crate::token::KeyRotation)).
+    ///
+    /// ```
+    /// use keycard_core::{Algorithm, Key};
+    /// let key = Key::generate_ed25519().unwrap().with_kid("2026-01");
+    /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+    /// assert!(key.can_sign() && key.public_jwk_value().is_some());
+    /// ```
+    pub fn generate_ed25519() -> Result<Self, ConfigError> {
+        // PKCS#8 v1 (RFC 8410 §7): the fixed prefix of an Ed25519 private key, then its seed.
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let seed: [u8; 32] = rand::random();
+        let mut der = Vec::with_capacity(48);
+        der.extend_from_slice(&PREFIX);
+        der.extend_from_slice(&seed);
+        Self::private_der(Algorithm::EdDSA, &der)
+    }
+
     fn from_encoding(alg: Algorithm, encoding: EncodingKey) -> Result<Self, ConfigError> {
         let jwk = Jwk::from_encoding_key(&encoding, alg).map_err(|_| bad_key("private key"))?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| bad_key("private key"))?;
@@ -264,21 +286,25 @@ fn bad_key(what: &'static str) -> ConfigError {
     ConfigError::BadKey { what }
 }
 
-/// The keys of a service: one current signing key and any number of keys still accepted for
-/// verification (rotation without logging everyone out). The algorithm allow-list is the set
-/// of the keys' algorithms — never what a token says.
+/// The keys of a service: the current signing key (none on a service that only verifies, such
+/// as one reading its issuer's JWKS) and any number of keys still accepted for verification
+/// (rotation without logging everyone out). The algorithm allow-list is the set of the keys'
+/// algorithms — never what a token says.
+///
+/// A `KeySet` is immutable; keys change at run time by swapping whole sets, through a
+/// [`KeySource`](crate::token::KeySource).
 ///
 /// ```
 /// use keycard_core::{Algorithm, Key, KeySet};
 /// let old = Key::hmac(Algorithm::HS256, &[1u8; 32]).unwrap().with_kid("2025");
 /// let new = Key::hmac(Algorithm::HS256, &[2u8; 32]).unwrap().with_kid("2026");
 /// let keys = KeySet::new(new).unwrap().with_verifier(old).unwrap();
-/// assert_eq!(keys.signing_key().kid(), Some("2026"));
+/// assert_eq!(keys.signing_key().and_then(|k| k.kid()), Some("2026"));
 /// assert_eq!(keys.len(), 2);
 /// ```
 #[derive(Clone, Debug)]
 pub struct KeySet {
-    signing: usize,
+    signing: Option<usize>,
     keys: Vec<Key>,
 }
 
@@ -289,9 +315,31 @@ impl KeySet {
             return Err(ConfigError::NoSigningKey);
         }
         Ok(Self {
-            signing: 0,
+            signing: Some(0),
             keys: vec![signing],
         })
+    }
+
+    /// A set that only verifies (no signing key): a peer's public keys, or its JWKS. It may be
+    /// empty — then it verifies nothing.
+    ///
+    /// ```
+    /// use keycard_core::{Algorithm, Key, KeySet};
+    /// let pem = include_bytes!("../../tests/keys/ed25519_public.pem");
+    /// let peer = Key::public_pem(Algorithm::EdDSA, pem).unwrap().with_kid("peer-1");
+    /// let keys = KeySet::verify_only([peer]).unwrap();
+    /// assert!(keys.signing_key().is_none());
+    /// assert!(keys.select(Algorithm::EdDSA, Some("peer-1")).is_some());
+    /// ```
+    pub fn verify_only(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
+        let mut set = Self {
+            signing: None,
+            keys: Vec::new(),
+        };
+        for key in keys {
+            set = set.with_verifier(key)?;
+        }
+        Ok(set)
     }
 
     /// Adds a verify-only (or retired) key. Two keys may not share a `kid`.
@@ -303,18 +351,18 @@ impl KeySet {
         Ok(self)
     }
 
-    /// The key new tokens are signed with.
-    pub fn signing_key(&self) -> &Key {
-        &self.keys[self.signing]
+    /// The key new tokens are signed with; `None` in a verify-only set.
+    pub fn signing_key(&self) -> Option<&Key> {
+        self.signing.map(|i| &self.keys[i])
     }
 
     /// Every key, signing key first.
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        std::iter::once(&self.keys[self.signing]).chain(
+        self.signing_key().into_iter().chain(
             self.keys
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| *i != self.signing)
+                .filter(|(i, _)| Some(*i) != self.signing)
                 .map(|(_, k)| k),
         )
     }
@@ -324,9 +372,46 @@ impl KeySet {
         self.keys.len()
     }
 
-    /// Always `false`: a key set has its signing key.
+    /// Whether the set holds no key at all (a verify-only set before its first fetch).
     pub fn is_empty(&self) -> bool {
-        false
+        self.keys.is_empty()
+    }
+
+    /// The key named `kid`.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    /// This set with the key named `kid` as its signing key; the previous signing key stays,
+    /// as a verifier. The key must be able to sign.
+    pub fn with_signing(mut self, kid: &str) -> Result<Self, ConfigError> {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k.kid.as_deref() == Some(kid))
+            .ok_or(ConfigError::UnknownKid)?;
+        if !self.keys[i].can_sign() {
+            return Err(ConfigError::NoSigningKey);
+        }
+        self.signing = Some(i);
+        Ok(self)
+    }
+
+    /// This set without the key named `kid`. The signing key cannot be removed: promote
+    /// another one first.
+    pub fn without(mut self, kid: &str) -> Result<Self, ConfigError> {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k.kid.as_deref() == Some(kid))
+            .ok_or(ConfigError::UnknownKid)?;
+        match self.signing {
+            Some(s) if s == i => return Err(ConfigError::RemoveSigningKey),
+            Some(s) if s > i => self.signing = Some(s - 1),
+            _ => {}
+        }
+        self.keys.remove(i);
+        Ok(self)
     }
 
     /// Whether some key is pinned to `alg`.

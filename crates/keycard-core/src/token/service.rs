@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::claims::{Claims, TokenKind};
-use super::verify::Verifier;
+use super::verify::{Verified, Verifier};
 use crate::error::{AuthError, TokenError};
 use crate::settings::{ConfigError, Settings};
 use crate::store::{
@@ -225,6 +225,20 @@ impl TokenService {
         &self.0.settings
     }
 
+    /// Every verification goes through the key source: a remote one may fetch keys first, or
+    /// refetch once for a `kid` it lacks (see `KeySource::verify`).
+    async fn verified(
+        &self,
+        token: &[u8],
+        kinds: &[TokenKind],
+        allow_expired: bool,
+    ) -> Result<Verified, AuthError> {
+        let s = self.s();
+        s.keys
+            .verify(&self.0.verifier, token, kinds, allow_expired)
+            .await
+    }
+
     /// Until when a revoked session must stay revoked: past the last expiry any of its tokens
     /// can have, leeway included.
     fn session_until(&self, now: u64) -> u64 {
@@ -256,9 +270,12 @@ impl TokenService {
         until.saturating_add(s.leeway)
     }
 
-    /// Signs `claims` with the current signing key.
+    /// Signs `claims` with the current signing key (its `kid`, when it has one, in the header).
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, AuthError> {
-        let key = self.s().keys.signing_key();
+        let keys = self.s().keys.load();
+        let key = keys.signing_key().ok_or(AuthError::Misconfigured {
+            detail: "no signing key: this service's key source only verifies tokens",
+        })?;
         let mut header = Map::new();
         header.insert("alg".into(), format!("{:?}", key.algorithm()).into());
         header.insert("typ".into(), "JWT".into());
@@ -413,10 +430,8 @@ impl TokenService {
     /// [`verify_access`](Self::verify_access) on raw header bytes.
     pub async fn verify_access_bytes(&self, token: &[u8]) -> Result<Claims, AuthError> {
         let claims = self
-            .0
-            .verifier
-            .verify(token, &self.s().auth_token_kinds, false)
-            .map_err(AuthError::invalid_token)?
+            .verified(token, &self.s().auth_token_kinds, false)
+            .await?
             .claims;
         self.check_not_revoked(&claims, false).await?;
         Ok(claims)
@@ -501,10 +516,8 @@ impl TokenService {
     pub async fn refresh(&self, refresh: &str) -> Result<TokenPair, AuthError> {
         let s = self.s();
         let claims = self
-            .0
-            .verifier
-            .verify(refresh.as_bytes(), &[TokenKind::Refresh], false)
-            .map_err(AuthError::invalid_token)?
+            .verified(refresh.as_bytes(), &[TokenKind::Refresh], false)
+            .await?
             .claims;
         self.check_not_revoked(&claims, false).await?;
         self.token_user(&claims).await?;
@@ -564,12 +577,7 @@ impl TokenService {
     /// Verifies any token keycard minted (the verify endpoint): signature, claims, and that it
     /// is not blacklisted, spent (after rotation), or of a revoked session.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = self
-            .0
-            .verifier
-            .verify(token.as_bytes(), &[], false)
-            .map_err(AuthError::invalid_token)?
-            .claims;
+        let claims = self.verified(token.as_bytes(), &[], false).await?.claims;
         self.check_not_revoked(&claims, self.s().blacklist_after_rotation)
             .await?;
         Ok(claims)
@@ -583,14 +591,12 @@ impl TokenService {
             detail: "the blacklist endpoint needs a RevocationStore",
         })?;
         let claims = self
-            .0
-            .verifier
-            .verify(
+            .verified(
                 token.as_bytes(),
                 &[TokenKind::Refresh, TokenKind::Sliding],
                 false,
             )
-            .map_err(AuthError::invalid_token)?
+            .await?
             .claims;
         self.check_not_revoked(&claims, true).await?;
         if !store
@@ -644,10 +650,8 @@ impl TokenService {
     pub async fn refresh_sliding(&self, token: &str) -> Result<SlidingToken, AuthError> {
         let s = self.s();
         let claims = self
-            .0
-            .verifier
-            .verify(token.as_bytes(), &[TokenKind::Sliding], true)
-            .map_err(AuthError::invalid_token)?
+            .verified(token.as_bytes(), &[TokenKind::Sliding], true)
+            .await?
             .claims;
         let now = s.now();
         // The verifier proved the claim present and a NumericDate.

@@ -26,7 +26,7 @@ use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::claims::{Claims, TokenKind};
-use super::keys::{Algorithm, Key};
+use super::keys::{Algorithm, Key, KeySet};
 use crate::error::TokenError;
 use crate::settings::Settings;
 
@@ -85,7 +85,9 @@ impl Verifier {
         let (header_b64, payload_b64, sig_b64) = split(token)?;
 
         let header = decode_object(header_b64)?;
-        let (alg, key) = self.select_key(&header)?;
+        // One key set for the whole verification, whatever a key source swaps meanwhile.
+        let keys = s.keys.load();
+        let (alg, key) = Self::select_key(&keys, &header)?;
 
         // Segments are proven ASCII by `split`.
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
@@ -108,7 +110,10 @@ impl Verifier {
         })
     }
 
-    fn select_key(&self, header: &Map<String, Value>) -> Result<(Algorithm, &Key), TokenError> {
+    fn select_key<'k>(
+        keys: &'k KeySet,
+        header: &Map<String, Value>,
+    ) -> Result<(Algorithm, &'k Key), TokenError> {
         for refused in ["crit", "b64", "zip", "enc"] {
             if header.contains_key(refused) {
                 return Err(TokenError::HeaderParameter);
@@ -128,7 +133,7 @@ impl Verifier {
                 .map_err(|_| TokenError::Algorithm)?,
             _ => return Err(TokenError::Algorithm),
         };
-        if !self.settings.keys.allows(alg) {
+        if !keys.allows(alg) {
             return Err(TokenError::Algorithm);
         }
         let kid = match header.get("kid") {
@@ -136,11 +141,7 @@ impl Verifier {
             Some(Value::String(k)) => Some(k.as_str()),
             Some(_) => return Err(TokenError::Malformed),
         };
-        let key = self
-            .settings
-            .keys
-            .select(alg, kid)
-            .ok_or(TokenError::UnknownKey)?;
+        let key = keys.select(alg, kid).ok_or(TokenError::UnknownKey)?;
         Ok((alg, key))
     }
 
