@@ -12,6 +12,7 @@
 //! | [`Claims<T>`](Claims) | extractor: the verified token's claims as your own type |
 //! | [`Require<P>`](Require) | extractor: a policy checked before the handler runs, with [`Require::check_object`] for one object |
 //! | [`token_scope`], [`configure`] | the token endpoints (obtain, refresh, verify, blacklist) |
+//! | [`jwks_service`] | the public keys at `/.well-known/jwks.json` |
 //! | [`Rejection`] | every refusal, an actix [`ResponseError`](actix_web::ResponseError) rendered by keycard-core |
 //!
 //! Middleware order matters in actix-web: the `.wrap()` called *last* runs *first*, so wrap a
@@ -79,6 +80,7 @@
 mod endpoints;
 mod extract;
 mod headers;
+mod jwks;
 mod middleware;
 mod rejection;
 mod require;
@@ -86,6 +88,7 @@ mod require;
 pub use endpoints::{configure, configure_endpoints, token_scope};
 pub use extract::{Claims, Identity, Require};
 pub use headers::ActixHeaders;
+pub use jwks::jwks_service;
 pub use middleware::{KeycardAuth, KeycardAuthMiddleware};
 pub use rejection::Rejection;
 pub use require::{RequirePolicy, RequirePolicyFuture, RequirePolicyMiddleware};

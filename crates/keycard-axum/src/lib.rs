@@ -8,7 +8,8 @@
 //!   permission policy on the handler's signature, with the object-level check).
 //! - [`RequireLayer`] (from keycard-tower) puts a policy on a route or a group, with
 //!   `route_layer` so that unknown paths stay 404.
-//! - [`token_router`] serves obtain, refresh, verify and blacklist.
+//! - [`token_router`] serves obtain, refresh, verify and blacklist; [`jwks_router`] the
+//!   public keys at `/.well-known/jwks.json`.
 //!
 //! Every refusal is a named [`rejection`] type rendered by keycard-core, so axum and
 //! actix-web apps answer byte for byte alike.
@@ -98,10 +99,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod extract;
+mod jwks;
 pub mod rejection;
 mod tokens;
 
 pub use extract::{Claims, Identity, Require};
+pub use jwks::jwks_router;
 pub use keycard_tower::{AuthLayer, RequireLayer};
 pub use tokens::{DEFAULT_ENDPOINTS, token_router, token_router_with};
 
