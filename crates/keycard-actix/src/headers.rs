@@ -37,6 +37,12 @@ impl HeaderSource for ActixHeaders<'_> {
             (Some(_), Some(_)) => HeaderLookup::Many,
         }
     }
+
+    fn each_value<'a>(&'a self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        for v in self.0.get_all(name) {
+            f(v.as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +59,18 @@ mod tests {
             HeaderLookup::Missing
         );
         assert_eq!(ActixHeaders(&map).lookup(""), HeaderLookup::Missing);
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_header_is_handed_over_in_order() {
+        let mut map = HeaderMap::new();
+        let cookie = HeaderName::from_static("cookie");
+        map.append(cookie.clone(), HeaderValue::from_static("a=1"));
+        map.append(cookie, HeaderValue::from_static("b=2"));
+        let mut seen = Vec::new();
+        ActixHeaders(&map).each_value("cookie", &mut |v| seen.push(v.to_vec()));
+        assert_eq!(seen, [b"a=1".to_vec(), b"b=2".to_vec()]);
+        ActixHeaders(&map).each_value("x-none", &mut |_| panic!("no such header"));
     }
 
     #[test]

@@ -153,9 +153,10 @@ where
             };
             let outcome = match result {
                 Ok(outcome) => outcome,
-                // No route here: the 404 answers, not the credentials (case PO3).
+                // No route here: the 404 answers, not the credentials (case PO3), nor the
+                // CSRF rule (axum's `route_layer` does not run there either).
                 Err(err)
-                    if err.is_authentication()
+                    if (err.is_authentication() || err.is_csrf())
                         && !req
                             .resource_map()
                             .has_resource(crate::routed_path(req.match_info())) =>

@@ -1,8 +1,9 @@
 //! The token endpoints (simplejwt's token views) as an axum [`Router`].
 //!
-//! keycard-core's [`endpoints::handle`] decides everything (validation into DRF-style 400
-//! field maps, the token service call, `Cache-Control: no-store`); this module routes, reads
-//! the body (at most [`MAX_BODY`] bytes) and copies the answer.
+//! keycard-core's [`TokenEndpoints::handle`] decides everything (validation into DRF-style 400
+//! field maps, the token service call, `Cache-Control: no-store`, and in cookie mode the CSRF
+//! proof and the `Set-Cookie` headers); this module routes, reads the body (at most
+//! [`MAX_BODY`] bytes) and the headers, and copies the answer.
 
 use axum::Router;
 use axum::body::Body;
@@ -11,8 +12,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::post;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use keycard_core::endpoints::{self, Endpoint, MAX_BODY};
-use keycard_core::{AuthError, TokenService};
+use keycard_core::AuthError;
+use keycard_core::endpoints::{self, Endpoint, EndpointRequest, MAX_BODY, TokenEndpoints};
 
 /// The endpoints [`token_router`] mounts: obtain, refresh, verify, blacklist (the same set
 /// as keycard-actix's `token_scope`).
@@ -25,6 +26,11 @@ pub const DEFAULT_ENDPOINTS: [Endpoint; 4] = [
 
 /// The token endpoints, to [`nest`](Router::nest) where the app likes: `POST /` (obtain),
 /// `/refresh/`, `/verify/`, `/blacklist/`, each at its [`Endpoint::path`].
+///
+/// Takes a [`TokenService`](keycard_core::TokenService) (tokens in the JSON bodies, as
+/// simplejwt) or a [`TokenEndpoints`] in cookie mode, for browser clients:
+/// `TokenEndpoints::new(tokens).with_cookies(cookie_settings)` (see keycard-core's `cookie`
+/// module: cookies set by obtain and refresh, read by refresh and logout, CSRF-checked).
 ///
 /// Nest it at a path **with** a trailing slash (`.nest("/api/token/", …)`) for simplejwt's
 /// URLs: `POST /api/token/`, `/api/token/refresh/`, … (axum maps the nested `/` to the
@@ -54,7 +60,7 @@ pub const DEFAULT_ENDPOINTS: [Endpoint; 4] = [
 /// assert_eq!(body, r#"{"password":["This field is required."]}"#);
 /// # });
 /// ```
-pub fn token_router<S>(tokens: TokenService) -> Router<S>
+pub fn token_router<S>(tokens: impl Into<TokenEndpoints>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -73,10 +79,11 @@ where
 /// let sliding = keycard_axum::token_router_with(tokens, &[Endpoint::ObtainSliding, Endpoint::RefreshSliding]);
 /// let app: Router = Router::new().nest("/api/token/", sliding); // /api/token/sliding/, /api/token/sliding/refresh/
 /// ```
-pub fn token_router_with<S>(tokens: TokenService, endpoints: &[Endpoint]) -> Router<S>
+pub fn token_router_with<S>(tokens: impl Into<TokenEndpoints>, endpoints: &[Endpoint]) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    let tokens: TokenEndpoints = tokens.into();
     let mut router = Router::new();
     for &endpoint in endpoints {
         let tokens = tokens.clone();
@@ -91,18 +98,25 @@ where
     router
 }
 
-/// Reads at most [`MAX_BODY`] bytes and hands them to keycard-core.
-async fn answer(tokens: &TokenService, endpoint: Endpoint, req: Request) -> Response {
-    let declared = req
-        .headers()
+/// Reads at most [`MAX_BODY`] bytes and hands them, with the headers, to keycard-core.
+async fn answer(tokens: &TokenEndpoints, endpoint: Endpoint, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let answer = match declared {
         // Refused before reading a byte of it.
         Some(len) if len > MAX_BODY as u64 => endpoints::too_large(),
-        _ => match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) => endpoints::handle(tokens, endpoint, &body.to_bytes()).await,
+        _ => match Limited::new(body, MAX_BODY).collect().await {
+            Ok(body) => {
+                let req = EndpointRequest {
+                    body: &body.to_bytes(),
+                    headers: &parts.headers,
+                };
+                tokens.handle(endpoint, &req).await
+            }
             Err(err) if err.is::<LengthLimitError>() => endpoints::too_large(),
             Err(err) => {
                 // The connection broke mid-body; the client is most likely gone.
@@ -122,7 +136,7 @@ async fn answer(tokens: &TokenService, endpoint: Endpoint, req: Request) -> Resp
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
-    use keycard_core::{InMemoryRevocationStore, InMemoryUserStore, Settings, User};
+    use keycard_core::{InMemoryRevocationStore, InMemoryUserStore, Settings, TokenService, User};
     use tower::ServiceExt;
 
     use super::*;
@@ -280,6 +294,45 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _, _) = post_json(&app, "/api/token/verify/", "{}").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn cookie_mode_reads_the_cookie_header_and_sends_every_set_cookie() {
+        let cookies = keycard_core::cookie::CookieSettings::default();
+        let app: Router = Router::new().nest(
+            "/api/token/",
+            token_router(TokenEndpoints::new(tokens()).with_cookies(cookies)),
+        );
+        let (status, headers, body) = post_json(
+            &app,
+            "/api/token/",
+            r#"{"username":"alice","password":"alice-password"}"#,
+        )
+        .await;
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!({})));
+        let set: Vec<&str> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(set.len(), 3, "{set:?}");
+        let refresh = set[1].split(';').next().unwrap();
+        let csrf = set[2]
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("csrftoken=");
+        assert!(refresh.starts_with("keycard_refresh="));
+        // Logout with the refresh cookie and the CSRF token: 200, the three cookies cleared.
+        let req = Request::post("/api/token/blacklist/")
+            .header("cookie", format!("{refresh}; csrftoken={csrf}"))
+            .header("x-csrftoken", csrf)
+            .body(Body::empty())
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let cleared = res.headers().get_all("set-cookie").iter().count();
+        assert_eq!(cleared, 3);
     }
 
     #[tokio::test]
