@@ -466,11 +466,12 @@ impl Inner {
         {
             return None;
         }
+        // Set first, so that even the error below is logged at most once per cool-down.
+        st.last_attempt = Some(now);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!(target: LOG_TARGET, "{}", KeySourceError::NoRuntime { url: redacted(self.location.url()) });
             return None;
         };
-        st.last_attempt = Some(now);
         let (tx, rx) = watch::channel(None);
         st.in_flight = Some(rx.clone());
         drop(st);
