@@ -91,26 +91,25 @@ impl RedisServer {
                 return None;
             }
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("keycard-multiprocess-{port}-{}", random_hex()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = Self {
-            port,
-            dir,
-            child: None,
-        };
-        server.spawn();
-        assert!(
-            server.wait_up(Duration::from_secs(20)),
-            "redis-server on port {port} never answered PING; its log:\n{}",
-            server.log()
-        );
-        Some(server)
+        // A few tries: the port found free may be taken before the server binds it.
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let dir =
+                std::env::temp_dir().join(format!("keycard-multiprocess-{port}-{}", random_hex()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut server = Self {
+                port,
+                dir,
+                child: None,
+            };
+            server.spawn();
+            if server.wait_up(Duration::from_secs(20)) {
+                return Some(server);
+            }
+            last_log = server.log();
+        }
+        panic!("redis-server never answered PING; its last log:\n{last_log}");
     }
 
     fn url(&self) -> String {
@@ -192,6 +191,16 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A free port below Linux's ephemeral range (32768+), so that the outgoing connections the
+/// kernel numbers meanwhile cannot take it while the server is down for the outage test.
+fn free_port() -> u16 {
+    let seed = u64::from_str_radix(&random_hex(), 16).unwrap();
+    (0..200u64)
+        .map(|i| 21_000 + ((seed.wrapping_add(i.wrapping_mul(7_919))) % 11_000) as u16)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("no free port in 21000..32000")
 }
 
 /// `PING` over a plain socket: `+PONG` when the server is up and done loading.
