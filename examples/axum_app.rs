@@ -6,6 +6,10 @@
 //! python3 ../shared/contract/check.py http://127.0.0.1:8000
 //! ```
 //!
+//! Beside the contract's API it serves the cookie example page (issue 10) under
+//! `/cookie-demo/` (open <http://127.0.0.1:8000/cookie-demo/>): tokens in `HttpOnly` cookies,
+//! with CSRF protection. Its routes are its own; the contract's are untouched.
+//!
 //! Logs go to stderr through `tracing` (`RUST_LOG` filters them; default `info`). Ctrl-C or
 //! SIGTERM stops it gracefully: requests in flight are finished first.
 
@@ -15,6 +19,10 @@
 #[allow(unreachable_pub)]
 #[path = "common/contract.rs"]
 pub(crate) mod contract;
+
+// The cookie example page; `pub(crate)` so that tests/cookie_browser.rs serves it too.
+#[path = "common/cookie_demo.rs"]
+pub(crate) mod cookie_demo;
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
@@ -252,7 +260,9 @@ async fn main() {
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("{}", contract::try_it(bound));
 
-    if let Err(e) = axum::serve(listener, app(tokens, authenticators))
+    tracing::info!("cookie example page: http://{bound}/cookie-demo/");
+    let app = app(tokens.clone(), authenticators).merge(cookie_demo::router(tokens));
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
     {
