@@ -534,3 +534,21 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_right_after_a_refresh_fetches_anew_instead_of_rejoining_the_finished_one() {
+    let server = serve(&[&ed("a")]).await;
+    let remote = RemoteKeys::jwks_url(&server.url(&server.jwks))
+        .build()
+        .unwrap();
+    for round in 1..=20 {
+        let n = if round % 2 == 0 { 1 } else { 2 };
+        let keys: Vec<Key> = (0..n).map(|i| ed(&format!("k{i}"))).collect();
+        server.set(
+            &server.jwks,
+            Reply::json(&jwks(&keys.iter().collect::<Vec<_>>())),
+        );
+        assert_eq!(remote.refresh().await.unwrap(), n, "round {round}");
+    }
+    assert_eq!(server.hits(&server.jwks), 20);
+}

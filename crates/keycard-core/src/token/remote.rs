@@ -455,7 +455,10 @@ impl Inner {
     /// it); `None` when the cool-down forbids a new one or there is no runtime.
     fn start_fetch(self: &Arc<Self>, force: bool) -> Option<watch::Receiver<Outcome>> {
         let mut st = lock(&self.state);
-        if let Some(rx) = &st.in_flight {
+        // Join the fetch in flight, unless it has already answered (its task is ending).
+        if let Some(rx) = &st.in_flight
+            && rx.borrow().is_none()
+        {
             return Some(rx.clone());
         }
         let now = Instant::now();
@@ -478,8 +481,11 @@ impl Inner {
         let me = self.clone();
         runtime.spawn(async move {
             // Clears `in_flight` however the task ends (a runtime shutting down drops it).
-            let _done = InFlight(&me);
+            let done = InFlight(&me);
             let outcome = me.fetch_and_store().await;
+            // Cleared before the waiters wake, so that the next fetch one of them asks for
+            // starts anew instead of joining this one.
+            drop(done);
             let _ = tx.send(Some(outcome));
         });
         Some(rx)
