@@ -116,8 +116,12 @@ pub fn parse_fields<const N: usize>(body: &[u8], fields: [&str; N]) -> Result<[S
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, AuthError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(AuthError::BadRequest { detail: "Invalid data. Expected a JSON object.".into() }),
-        Err(_) => Err(AuthError::BadRequest { detail: "JSON parse error.".into() }),
+        Ok(_) => Err(AuthError::BadRequest {
+            detail: "Invalid data. Expected a JSON object.".into(),
+        }),
+        Err(_) => Err(AuthError::BadRequest {
+            detail: "JSON parse error.".into(),
+        }),
     }
 }
 
@@ -139,7 +143,9 @@ fn parse_optional(body: &[u8], field: &str) -> Result<Option<String>, AuthError>
     }
     match parse_object(body)?.get(field) {
         None => Ok(None),
-        Some(v) => string_field(v).map(|s| Some(s.to_owned())).map_err(|p| AuthError::field(field, p)),
+        Some(v) => string_field(v)
+            .map(|s| Some(s.to_owned()))
+            .map_err(|p| AuthError::field(field, p)),
     }
 }
 
@@ -200,7 +206,9 @@ pub struct EndpointRequest<'a> {
 impl fmt::Debug for EndpointRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Bodies hold passwords and tokens, headers cookies: sizes only.
-        f.debug_struct("EndpointRequest").field("body", &format_args!("<{} bytes>", self.body.len())).finish_non_exhaustive()
+        f.debug_struct("EndpointRequest")
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish_non_exhaustive()
     }
 }
 
@@ -264,16 +272,23 @@ struct Refusal {
 
 impl From<AuthError> for Refusal {
     fn from(error: AuthError) -> Self {
-        Self { error, clear: false }
+        Self {
+            error,
+            clear: false,
+        }
     }
 }
 
-const LOGIN_CSRF: &str = "CSRF Failed: send the request body as application/json, or the CSRF token.";
+const LOGIN_CSRF: &str =
+    "CSRF Failed: send the request body as application/json, or the CSRF token.";
 
 impl TokenEndpoints {
     /// The endpoints of `tokens`, tokens in the JSON body (simplejwt's behaviour).
     pub fn new(tokens: TokenService) -> Self {
-        Self { tokens, cookies: None }
+        Self {
+            tokens,
+            cookies: None,
+        }
     }
 
     /// Cookie mode: the tokens go in cookies set with `cookies` (see the type's docs).
@@ -295,7 +310,9 @@ impl TokenEndpoints {
 
     /// Runs one endpoint on a request: [`handle`] without cookies, the cookie mode's rules with.
     pub async fn handle(&self, endpoint: Endpoint, req: &EndpointRequest<'_>) -> EndpointResponse {
-        let Some(cookies) = &self.cookies else { return handle(&self.tokens, endpoint, req.body).await };
+        let Some(cookies) = &self.cookies else {
+            return handle(&self.tokens, endpoint, req.body).await;
+        };
         let result = match endpoint {
             Endpoint::Obtain => self.obtain(cookies, req).await,
             Endpoint::Refresh => self.refresh(cookies, req).await,
@@ -315,14 +332,22 @@ impl TokenEndpoints {
         })
     }
 
-    async fn obtain(&self, cookies: &CookieSettings, req: &EndpointRequest<'_>) -> Result<EndpointResponse, Refusal> {
+    async fn obtain(
+        &self,
+        cookies: &CookieSettings,
+        req: &EndpointRequest<'_>,
+    ) -> Result<EndpointResponse, Refusal> {
         login_csrf(cookies, req)?;
         let [u, p] = parse_fields(req.body, ["username", "password"])?;
         let pair = self.tokens.obtain(&u, &p).await?;
         Ok(self.with_pair(cookies, req, &pair, crate::cookie::new_csrf_token())?)
     }
 
-    async fn refresh(&self, cookies: &CookieSettings, req: &EndpointRequest<'_>) -> Result<EndpointResponse, Refusal> {
+    async fn refresh(
+        &self,
+        cookies: &CookieSettings,
+        req: &EndpointRequest<'_>,
+    ) -> Result<EndpointResponse, Refusal> {
         let (token, from_cookie) = self.refresh_token(cookies, req)?;
         let pair = self.tokens.refresh(&token).await.map_err(|error| Refusal {
             clear: from_cookie && dead_token(&error),
@@ -331,18 +356,27 @@ impl TokenEndpoints {
         // Kept for the session (minted at login): a script that read it a moment ago still
         // sends the right one. A missing or malformed one is replaced.
         let csrf = match find_cookie(req.headers, cookies.csrf_name()) {
-            HeaderLookup::One(v) if crate::cookie::well_formed_csrf(v) => String::from_utf8_lossy(v).into_owned(),
+            HeaderLookup::One(v) if crate::cookie::well_formed_csrf(v) => {
+                String::from_utf8_lossy(v).into_owned()
+            }
             _ => crate::cookie::new_csrf_token(),
         };
         Ok(self.with_pair(cookies, req, &pair, csrf)?)
     }
 
-    async fn blacklist(&self, cookies: &CookieSettings, req: &EndpointRequest<'_>) -> Result<EndpointResponse, Refusal> {
+    async fn blacklist(
+        &self,
+        cookies: &CookieSettings,
+        req: &EndpointRequest<'_>,
+    ) -> Result<EndpointResponse, Refusal> {
         let (token, from_cookie) = self.refresh_token(cookies, req)?;
-        self.tokens.blacklist(&token).await.map_err(|error| Refusal {
-            clear: from_cookie && dead_token(&error),
-            error,
-        })?;
+        self.tokens
+            .blacklist(&token)
+            .await
+            .map_err(|error| Refusal {
+                clear: from_cookie && dead_token(&error),
+                error,
+            })?;
         let mut res = EndpointResponse::ok(&Map::new());
         let mut jar = CookieJar::new(cookies, req.headers);
         jar.clear_all()?;
@@ -352,7 +386,11 @@ impl TokenEndpoints {
 
     /// The refresh token of a refresh or logout request: the body's, else the cookie's, each
     /// with its CSRF proof.
-    fn refresh_token(&self, cookies: &CookieSettings, req: &EndpointRequest<'_>) -> Result<(String, bool), Refusal> {
+    fn refresh_token(
+        &self,
+        cookies: &CookieSettings,
+        req: &EndpointRequest<'_>,
+    ) -> Result<(String, bool), Refusal> {
         if let Some(token) = parse_optional(req.body, "refresh")? {
             login_csrf(cookies, req)?;
             return Ok((token, false));
@@ -366,9 +404,11 @@ impl TokenEndpoints {
                 })?;
                 Ok((token.to_owned(), true))
             }
-            HeaderLookup::Many => {
-                Err(AuthError::failed("bad_cookie", "The refresh token cookie must be sent once.").into())
-            }
+            HeaderLookup::Many => Err(AuthError::failed(
+                "bad_cookie",
+                "The refresh token cookie must be sent once.",
+            )
+            .into()),
             _ => Err(AuthError::field("refresh", "This field is required.").into()),
         }
     }
@@ -390,8 +430,11 @@ impl TokenEndpoints {
         // The CSRF token lives as long as a refresh token: a page asks for a new access token
         // with it after the old one expired.
         jar.csrf(&csrf, s.refresh_lifetime().as_secs())?;
-        let mut res =
-            if cookies.tokens_in_body() { EndpointResponse::ok(pair) } else { EndpointResponse::ok(&Map::new()) };
+        let mut res = if cookies.tokens_in_body() {
+            EndpointResponse::ok(pair)
+        } else {
+            EndpointResponse::ok(&Map::new())
+        };
         res.headers.extend(jar.into_headers());
         Ok(res)
     }

@@ -659,14 +659,20 @@ mod tests {
 
     #[test]
     fn csrf_failed_is_403_without_a_challenge_whatever_the_chain_passes() {
-        let e = AuthError::CsrfFailed { detail: "CSRF Failed: CSRF token missing." }
-            .with_challenge(Some(Challenge::bearer("api")));
+        let e = AuthError::CsrfFailed {
+            detail: "CSRF Failed: CSRF token missing.",
+        }
+        .with_challenge(Some(Challenge::bearer("api")));
         assert_eq!(e.status(), 403);
         assert!(e.challenge().is_none());
         assert!(e.www_authenticate().is_none());
         assert!(e.is_csrf() && !e.is_authentication());
         let r = e.render();
-        assert!(r.headers.iter().all(|(k, _)| k != http::header::WWW_AUTHENTICATE));
+        assert!(
+            r.headers
+                .iter()
+                .all(|(k, _)| k != http::header::WWW_AUTHENTICATE)
+        );
         assert_eq!(
             body(&e),
             serde_json::json!({"detail":"CSRF Failed: CSRF token missing.","code":"csrf_failed"})
