@@ -390,6 +390,32 @@ mod tests {
     }
 
     #[test]
+    fn settings_take_a_key_source_or_keys_not_both() {
+        let rotation = KeyRotation::new(KeySet::new(ed("a")).unwrap());
+        let both = crate::Settings::builder()
+            .key_source(&rotation)
+            .hmac_secret([1u8; 32])
+            .build();
+        assert!(matches!(
+            both,
+            Err(ConfigError::Invalid { name: "keys", .. })
+        ));
+        let settings = crate::Settings::builder()
+            .key_source(&rotation)
+            .build()
+            .unwrap();
+        rotation.add_next(ed("b")).unwrap();
+        assert_eq!(settings.keys().len(), 2, "the settings see the rotation");
+        let verify_only = KeySource::fixed(KeySet::verify_only([]).unwrap());
+        assert!(
+            crate::Settings::builder()
+                .key_source(verify_only)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn a_loaded_set_outlives_a_swap() {
         let rotation = KeyRotation::new(KeySet::new(ed("a")).unwrap());
         let source = rotation.source();
