@@ -8,6 +8,7 @@ use jsonwebtoken::{AlgorithmFamily, DecodingKey, EncodingKey};
 
 pub use jsonwebtoken::Algorithm;
 
+use super::hs::HmacKey;
 use crate::crypto::ensure_provider;
 use crate::settings::ConfigError;
 
@@ -29,6 +30,8 @@ pub struct Key {
     encoding: Option<Arc<EncodingKey>>,
     decoding: Arc<DecodingKey>,
     public_jwk: Option<Arc<Jwk>>,
+    /// HS* keys, keyed once for the hot path (see `token::hs`); `None` for other families.
+    hmac: Option<HmacKey>,
 }
 
 impl fmt::Debug for Key {
@@ -69,7 +72,10 @@ impl Key {
         ensure_provider();
         let encoding = EncodingKey::from_secret(secret).map_err(|_| bad_key("HMAC secret"))?;
         let decoding = DecodingKey::from_secret(secret).map_err(|_| bad_key("HMAC secret"))?;
-        Self::finish(alg, Some(encoding), decoding, None)
+        let mut key = Self::finish(alg, Some(encoding), decoding, None)?;
+        key.hmac = HmacKey::new(alg, secret);
+        key.self_test_hmac()?;
+        Ok(key)
     }
 
     /// A signing key from a private key in PEM (PKCS#8 for EC and Ed25519; PKCS#1 or PKCS#8
@@ -200,6 +206,7 @@ impl Key {
             public_jwk: jwk
                 .filter(|_| alg.family() != AlgorithmFamily::Hmac)
                 .map(Arc::new),
+            hmac: None,
         };
         key.self_test()?;
         Ok(key)
@@ -260,6 +267,26 @@ impl Key {
     }
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
+    }
+    /// The pre-keyed HMAC of an HS* key.
+    pub(crate) fn hmac_key(&self) -> Option<&HmacKey> {
+        self.hmac.as_ref()
+    }
+
+    /// The pre-keyed HMAC must sign exactly as jsonwebtoken does, and verify what it signs.
+    fn self_test_hmac(&self) -> Result<(), ConfigError> {
+        let what = || ConfigError::KeySelfTest {
+            key: format!("{:?} key", self.alg),
+        };
+        let (Some(hmac), Some(enc)) = (&self.hmac, &self.encoding) else {
+            return Err(what());
+        };
+        let theirs =
+            jsonwebtoken::crypto::sign(SELF_TEST_MESSAGE, enc, self.alg).map_err(|_| what())?;
+        if hmac.sign_b64(SELF_TEST_MESSAGE) != theirs {
+            return Err(what());
+        }
+        Ok(())
     }
 }
 

@@ -288,6 +288,13 @@ impl TokenService {
         URL_SAFE_NO_PAD.encode_string(h, &mut token);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(p, &mut token);
+        // HS* keys sign with their pre-keyed HMAC (checked against jsonwebtoken at start-up).
+        if let Some(hmac) = key.hmac_key() {
+            let sig = hmac.sign_b64(token.as_bytes());
+            token.push('.');
+            token.push_str(&sig);
+            return Ok(token);
+        }
         // The signing key passed its self-test at start-up; a failure here is not the
         // client's fault.
         let encoding = key.encoding().ok_or(AuthError::Misconfigured {

@@ -91,14 +91,8 @@ impl Verifier {
 
         // Segments are proven ASCII by `split`.
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-        let sig = std::str::from_utf8(sig_b64).map_err(|_| TokenError::Malformed)?;
-        // Canonical base64url only: no bits may hide in the last character.
-        URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|_| TokenError::Malformed)?;
-        match jsonwebtoken::crypto::verify(sig, signing_input, key.decoding(), alg) {
-            Ok(true) => {}
-            _ => return Err(TokenError::Signature),
+        if !verify_signature(key, alg, signing_input, sig_b64)? {
+            return Err(TokenError::Signature);
         }
 
         let payload = decode_object(payload_b64)?;
@@ -273,6 +267,45 @@ fn split(token: &[u8]) -> Result<Segments<'_>, TokenError> {
         return Err(TokenError::Malformed);
     }
     Ok((h, p, s))
+}
+
+/// The largest signature decoded on the stack: every HMAC, ECDSA and EdDSA signature, and
+/// RSA up to 4096 bits.
+const SIG_STACK: usize = 512;
+
+/// Decodes the signature segment once — canonical base64url only: no bits may hide in the
+/// last character (`Malformed`) — and checks it with `key`: HS* with the key's pre-keyed HMAC
+/// and a constant-time comparison, other families with the crypto provider's verifier.
+fn verify_signature(
+    key: &Key,
+    alg: Algorithm,
+    signing_input: &[u8],
+    sig_b64: &[u8],
+) -> Result<bool, TokenError> {
+    let max_len = sig_b64.len().div_ceil(4) * 3;
+    if let Some(hmac) = key.hmac_key()
+        && max_len <= SIG_STACK
+    {
+        let mut buf = [0u8; SIG_STACK];
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(sig_b64, &mut buf)
+            .map_err(|_| TokenError::Malformed)?;
+        return Ok(hmac.verify(signing_input, &buf[..n]));
+    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(sig_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    if let Some(hmac) = key.hmac_key() {
+        return Ok(hmac.verify(signing_input, &sig));
+    }
+    // What `jsonwebtoken::crypto::verify` does, without decoding the signature a second time.
+    let Some(provider) = jsonwebtoken::crypto::CryptoProvider::try_get_default() else {
+        return Ok(false);
+    };
+    Ok(match (provider.verifier_factory)(&alg, key.decoding()) {
+        Ok(verifier) => verifier.verify(signing_input, &sig).is_ok(),
+        Err(_) => false,
+    })
 }
 
 /// A JSON object whose top-level members are unique: with duplicates, which one a reader
