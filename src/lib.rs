@@ -33,6 +33,8 @@ pub use keycard_redis as redis;
 /// | `policies` | a cookbook: composition, object-level checks, scopes and roles, named policies (feature `axum`) |
 /// | `security` | what keycard checks, refuses at start-up, and leaves to you |
 /// | `deployment` | release builds, a TLS-terminating proxy, shutdown, secrets, several instances with Redis (features `axum`, `actix`, `redis`) |
+/// | `cookies` | tokens in `HttpOnly` cookies, CSRF protection, the endpoints' cookie mode (feature `axum`) |
+/// | `keys` | asymmetric keys, JWKS serving, rotation, remote JWKS and OIDC discovery (features `axum`, `actix`, `remote-keys`) |
 /// | `migrating_from_simplejwt` | settings, endpoints, token compatibility, deliberate differences, moving endpoints one by one (feature `axum`) |
 pub mod guide {
     #[doc = include_str!("../docs/getting-started.md")]
@@ -60,6 +62,14 @@ pub mod guide {
     #[doc = include_str!("../docs/deployment.md")]
     #[cfg(all(feature = "axum", feature = "actix", feature = "redis"))]
     pub mod deployment {}
+
+    #[doc = include_str!("../docs/cookies.md")]
+    #[cfg(feature = "axum")]
+    pub mod cookies {}
+
+    #[doc = include_str!("../docs/keys.md")]
+    #[cfg(all(feature = "axum", feature = "actix", feature = "remote-keys"))]
+    pub mod keys {}
 
     #[doc = include_str!("../docs/migrating-from-simplejwt.md")]
     #[cfg(feature = "axum")]
