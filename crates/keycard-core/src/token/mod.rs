@@ -1,6 +1,7 @@
 //! Tokens: keys, claims, strict verification, and the token service (simplejwt's views).
 
 mod claims;
+mod header;
 mod hs;
 mod jwks;
 mod keys;

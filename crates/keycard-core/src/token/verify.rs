@@ -26,6 +26,7 @@ use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::claims::{Claims, TokenKind};
+use super::header::{JoseHeader, Member};
 use super::keys::{Algorithm, Key, KeySet};
 use crate::error::TokenError;
 use crate::settings::Settings;
@@ -84,7 +85,10 @@ impl Verifier {
         }
         let (header_b64, payload_b64, sig_b64) = split(token)?;
 
-        let header = decode_object(header_b64)?;
+        let mut stack = [0u8; HEADER_STACK];
+        let mut heap = Vec::new();
+        let header = JoseHeader::parse(decode_segment(header_b64, &mut stack, &mut heap)?)
+            .ok_or(TokenError::Malformed)?;
         // One key set for the whole verification, whatever a key source swaps meanwhile.
         let keys = s.keys.load();
         let (alg, key) = Self::select_key(&keys, &header)?;
@@ -95,7 +99,9 @@ impl Verifier {
             return Err(TokenError::Signature);
         }
 
-        let payload = decode_object(payload_b64)?;
+        let mut stack = [0u8; PAYLOAD_STACK];
+        let mut heap = Vec::new();
+        let payload = parse_object(decode_segment(payload_b64, &mut stack, &mut heap)?)?;
         let claims = self.check_claims(payload, kinds, allow_expired)?;
         Ok(Verified {
             claims,
@@ -106,23 +112,21 @@ impl Verifier {
 
     fn select_key<'k>(
         keys: &'k KeySet,
-        header: &Map<String, Value>,
+        header: &JoseHeader<'_>,
     ) -> Result<(Algorithm, &'k Key), TokenError> {
-        for refused in ["crit", "b64", "zip", "enc"] {
-            if header.contains_key(refused) {
-                return Err(TokenError::HeaderParameter);
-            }
+        if header.refused {
+            return Err(TokenError::HeaderParameter);
         }
-        match header.get("typ") {
-            None => {}
-            Some(Value::String(t))
+        match &header.typ {
+            Member::Absent => {}
+            Member::Str(t)
                 if ["jwt", "at+jwt", "application/jwt", "application/at+jwt"]
                     .iter()
                     .any(|ok| t.eq_ignore_ascii_case(ok)) => {}
-            Some(_) => return Err(TokenError::HeaderParameter),
+            _ => return Err(TokenError::HeaderParameter),
         }
-        let alg = match header.get("alg") {
-            Some(Value::String(name)) => name
+        let alg = match &header.alg {
+            Member::Str(name) => name
                 .parse::<Algorithm>()
                 .map_err(|_| TokenError::Algorithm)?,
             _ => return Err(TokenError::Algorithm),
@@ -130,10 +134,10 @@ impl Verifier {
         if !keys.allows(alg) {
             return Err(TokenError::Algorithm);
         }
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(TokenError::Malformed),
+        let kid = match &header.kid {
+            Member::Absent => None,
+            Member::Str(k) => Some(&**k),
+            Member::Other => return Err(TokenError::Malformed),
         };
         let key = keys.select(alg, kid).ok_or(TokenError::UnknownKey)?;
         Ok((alg, key))
@@ -336,13 +340,40 @@ impl<'de> Deserialize<'de> for StrictObject {
     }
 }
 
-fn decode_object(b64: &[u8]) -> Result<Map<String, Value>, TokenError> {
-    let bytes = URL_SAFE_NO_PAD
+/// Header segments up to this size (decoded) are decoded on the stack.
+const HEADER_STACK: usize = 256;
+/// Payload segments up to this size (decoded) are decoded on the stack.
+const PAYLOAD_STACK: usize = 2048;
+
+/// Decodes a segment (canonical base64url only) into `stack` when it fits, else `heap`.
+fn decode_segment<'b>(
+    b64: &[u8],
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], TokenError> {
+    if b64.len().div_ceil(4) * 3 <= stack.len() {
+        let n = URL_SAFE_NO_PAD
+            .decode_slice(b64, stack)
+            .map_err(|_| TokenError::Malformed)?;
+        return Ok(&stack[..n]);
+    }
+    *heap = URL_SAFE_NO_PAD
         .decode(b64)
         .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice::<StrictObject>(&bytes)
+    Ok(heap)
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, TokenError> {
+    serde_json::from_slice::<StrictObject>(bytes)
         .map(|o| o.0)
         .map_err(|_| TokenError::Malformed)
+}
+
+#[cfg(test)]
+fn decode_object(b64: &[u8]) -> Result<Map<String, Value>, TokenError> {
+    let mut stack = [0u8; PAYLOAD_STACK];
+    let mut heap = Vec::new();
+    parse_object(decode_segment(b64, &mut stack, &mut heap)?)
 }
 
 /// Reads a NumericDate (RFC 7519 §2: integer or not), floored to whole seconds. Negative,
