@@ -425,7 +425,8 @@ impl SettingsBuilder {
         self.secret = Some(secret.as_ref().to_vec());
         self
     }
-    /// The `kid` of the key made from [`hmac_secret`](Self::hmac_secret).
+    /// The `kid` of the signing key (from [`hmac_secret`](Self::hmac_secret) or a key file),
+    /// unless the key already has one.
     pub fn kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());
         self
@@ -774,14 +775,14 @@ impl SettingsBuilder {
             None => {
                 let signing = match (self.signing_key, self.secret) {
                     (Some(key), _) => key?,
-                    (None, Some(secret)) => {
-                        let key = Key::hmac(self.algorithm, &secret)?;
-                        match self.kid {
-                            Some(kid) => key.with_kid(kid),
-                            None => key,
-                        }
-                    }
+                    (None, Some(secret)) => Key::hmac(self.algorithm, &secret)?,
                     (None, None) => return Err(ConfigError::NoSigningKey),
+                };
+                // `kid` (KEYCARD_KID) names the signing key however it was given — a secret or
+                // a key file — unless the key already carries one (a JWK's own kid).
+                let signing = match self.kid {
+                    Some(kid) if signing.kid().is_none() => signing.with_kid(kid),
+                    _ => signing,
                 };
                 let mut keys = KeySet::new(signing)?;
                 for key in self.verifying_keys {
@@ -1076,5 +1077,13 @@ mod tests {
         );
         let err = f.set("leeway", "sixty-secret").unwrap_err();
         assert!(!err.contains("sixty-secret"));
+    }
+
+    #[test]
+    fn kid_names_a_signing_key_read_from_a_file_too() {
+        let pem = include_bytes!("../tests/keys/ed25519_private.pem");
+        let key = Key::private_pem(Algorithm::EdDSA, pem).unwrap();
+        let s = Settings::builder().signing_key(key).kid("2026-12").build().unwrap();
+        assert_eq!(s.keys().signing_key().and_then(|k| k.kid()), Some("2026-12"));
     }
 }
