@@ -39,7 +39,10 @@ pub async fn from_env_for_main() -> Result<Contract, String> {
             build(Some(Arc::new(redis)))
         }
         Ok(None) => build(None),
-        Err(e) => Err(format!("cannot use Redis from {}: {e}", keycard_redis::REDIS_URL_ENV)),
+        Err(e) => Err(format!(
+            "cannot use Redis from {}: {e}",
+            keycard_redis::REDIS_URL_ENV
+        )),
     }
 }
 
@@ -72,7 +75,9 @@ fn build(store: Option<Arc<dyn RevocationStore>>) -> Result<Contract, String> {
     users.insert(User::new("3", "carol").active(false), "carol-password");
 
     let store: Arc<dyn RevocationStore> = store.unwrap_or_else(|| {
-        Arc::new(InMemoryRevocationStore::with_clock(settings.clock().clone()))
+        Arc::new(InMemoryRevocationStore::with_clock(
+            settings.clock().clone(),
+        ))
     });
     let tokens = TokenService::builder(settings)
         .users(users)
@@ -81,7 +86,11 @@ fn build(store: Option<Arc<dyn RevocationStore>>) -> Result<Contract, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let authenticators = Authenticators::new().with(JwtAuthentication::new(tokens.clone()));
-    Ok(Contract { addr, tokens, authenticators })
+    Ok(Contract {
+        addr,
+        tokens,
+        authenticators,
+    })
 }
 
 /// The start-up line: how to try the server with curl.

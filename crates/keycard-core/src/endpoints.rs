@@ -63,15 +63,33 @@ impl EndpointResponse {
     fn ok(body: &impl serde::Serialize) -> Self {
         // Serializing token pairs and empty objects cannot fail.
         let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-        Self::with_no_store(StatusCode::OK, vec![(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body)
+        Self::with_no_store(
+            StatusCode::OK,
+            vec![(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
     }
     fn error(e: &AuthError) -> Self {
         let r = e.render();
         Self::with_no_store(r.status, r.headers, r.body)
     }
-    fn with_no_store(status: StatusCode, mut headers: Vec<(HeaderName, HeaderValue)>, body: Vec<u8>) -> Self {
-        headers.push((http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        Self { status, headers, body }
+    fn with_no_store(
+        status: StatusCode,
+        mut headers: Vec<(HeaderName, HeaderValue)>,
+        body: Vec<u8>,
+    ) -> Self {
+        headers.push((
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
     /// Into an `http::Response`.
     pub fn into_response<B: From<Vec<u8>>>(self) -> http::Response<B> {
@@ -86,12 +104,17 @@ impl EndpointResponse {
 
 /// The answer for a body larger than [`MAX_BODY`].
 pub fn too_large() -> EndpointResponse {
-    EndpointResponse::error(&AuthError::BadRequest { detail: "Request body is too large.".into() })
+    EndpointResponse::error(&AuthError::BadRequest {
+        detail: "Request body is too large.".into(),
+    })
 }
 
 /// Reads a JSON object body and the required string fields, DRF-style: every problem of
 /// every field reported at once, `{"field": ["This field is required."]}`.
-pub fn parse_fields<const N: usize>(body: &[u8], fields: [&str; N]) -> Result<[String; N], AuthError> {
+pub fn parse_fields<const N: usize>(
+    body: &[u8],
+    fields: [&str; N],
+) -> Result<[String; N], AuthError> {
     let map = parse_object(body)?;
     let mut errors = std::collections::BTreeMap::new();
     let mut out: [String; N] = std::array::from_fn(|_| String::new());
@@ -110,7 +133,11 @@ pub fn parse_fields<const N: usize>(body: &[u8], fields: [&str; N]) -> Result<[S
             errors.insert(name.to_owned(), vec![p.to_owned()]);
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(AuthError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(AuthError::Validation(errors))
+    }
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, AuthError> {
@@ -166,27 +193,45 @@ fn parse_optional(body: &[u8], field: &str) -> Result<Option<String>, AuthError>
 pub async fn handle(tokens: &TokenService, endpoint: Endpoint, body: &[u8]) -> EndpointResponse {
     let result = match endpoint {
         Endpoint::Obtain => match parse_fields(body, ["username", "password"]) {
-            Ok([u, p]) => tokens.obtain(&u, &p).await.map(|pair| EndpointResponse::ok(&pair)),
+            Ok([u, p]) => tokens
+                .obtain(&u, &p)
+                .await
+                .map(|pair| EndpointResponse::ok(&pair)),
             Err(e) => Err(e),
         },
         Endpoint::Refresh => match parse_fields(body, ["refresh"]) {
-            Ok([r]) => tokens.refresh(&r).await.map(|pair| EndpointResponse::ok(&pair)),
+            Ok([r]) => tokens
+                .refresh(&r)
+                .await
+                .map(|pair| EndpointResponse::ok(&pair)),
             Err(e) => Err(e),
         },
         Endpoint::Verify => match parse_fields(body, ["token"]) {
-            Ok([t]) => tokens.verify(&t).await.map(|_| EndpointResponse::ok(&Map::new())),
+            Ok([t]) => tokens
+                .verify(&t)
+                .await
+                .map(|_| EndpointResponse::ok(&Map::new())),
             Err(e) => Err(e),
         },
         Endpoint::Blacklist => match parse_fields(body, ["refresh"]) {
-            Ok([r]) => tokens.blacklist(&r).await.map(|()| EndpointResponse::ok(&Map::new())),
+            Ok([r]) => tokens
+                .blacklist(&r)
+                .await
+                .map(|()| EndpointResponse::ok(&Map::new())),
             Err(e) => Err(e),
         },
         Endpoint::ObtainSliding => match parse_fields(body, ["username", "password"]) {
-            Ok([u, p]) => tokens.obtain_sliding(&u, &p).await.map(|t| EndpointResponse::ok(&t)),
+            Ok([u, p]) => tokens
+                .obtain_sliding(&u, &p)
+                .await
+                .map(|t| EndpointResponse::ok(&t)),
             Err(e) => Err(e),
         },
         Endpoint::RefreshSliding => match parse_fields(body, ["token"]) {
-            Ok([t]) => tokens.refresh_sliding(&t).await.map(|t| EndpointResponse::ok(&t)),
+            Ok([t]) => tokens
+                .refresh_sliding(&t)
+                .await
+                .map(|t| EndpointResponse::ok(&t)),
             Err(e) => Err(e),
         },
     };
@@ -469,6 +514,10 @@ fn error_response(tokens: &TokenService, e: AuthError) -> EndpointResponse {
 fn challenge(tokens: &TokenService) -> Challenge {
     let s = tokens.settings();
     // The settings builder guarantees at least one header type.
-    let scheme = s.header_types().first().cloned().unwrap_or_else(|| "Bearer".to_owned());
+    let scheme = s
+        .header_types()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "Bearer".to_owned());
     Challenge::new(scheme, s.realm().to_owned(), true)
 }

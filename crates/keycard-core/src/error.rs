@@ -123,7 +123,11 @@ impl Challenge {
         realm: impl Into<Cow<'static, str>>,
         rfc6750: bool,
     ) -> Self {
-        Self(Arc::new(ChallengeParts { scheme: scheme.into(), realm: realm.into(), rfc6750 }))
+        Self(Arc::new(ChallengeParts {
+            scheme: scheme.into(),
+            realm: realm.into(),
+            rfc6750,
+        }))
     }
     /// `Bearer realm="…"`, with RFC 6750 attributes on errors.
     pub fn bearer(realm: impl Into<Cow<'static, str>>) -> Self {
@@ -157,7 +161,11 @@ impl Challenge {
         // The scheme is configuration too (a TokenAuthentication keyword, a custom
         // authenticator's): made visible ASCII like the quoted values, so the header is never
         // dropped and a 401 never goes out without its challenge.
-        let mut s = format!("{} realm=\"{}\"", quote_safe(&self.0.scheme), quote_safe(&self.0.realm));
+        let mut s = format!(
+            "{} realm=\"{}\"",
+            quote_safe(&self.0.scheme),
+            quote_safe(&self.0.realm)
+        );
         if self.0.rfc6750 {
             for (k, v) in attrs {
                 s.push_str(", ");
@@ -180,12 +188,20 @@ impl fmt::Display for Challenge {
 /// Keeps a quoted-string value visible ASCII without `"` or `\`: nothing a client sent can
 /// break out of the header, and control bytes never reach it.
 fn quote_safe(v: &str) -> Cow<'_, str> {
-    if v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+    if v.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
         Cow::Borrowed(v)
     } else {
         Cow::Owned(
             v.chars()
-                .map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { '?' })
+                .map(|c| {
+                    if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
                 .collect(),
         )
     }
@@ -297,15 +313,26 @@ impl AuthError {
     }
     /// `InvalidToken` for `error`, challenge set later by the chain.
     pub fn invalid_token(error: TokenError) -> Self {
-        Self::InvalidToken { error, challenge: None }
+        Self::InvalidToken {
+            error,
+            challenge: None,
+        }
     }
     /// A malformed authorization header.
     pub fn bad_header(detail: &'static str) -> Self {
-        Self::BadHeader { detail, challenge: None }
+        Self::BadHeader {
+            detail,
+            challenge: None,
+        }
     }
     /// A failed authentication with a code and a detail.
     pub fn failed(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::Failed { code, detail: detail.into(), token: false, challenge: None }
+        Self::Failed {
+            code,
+            detail: detail.into(),
+            token: false,
+            challenge: None,
+        }
     }
     /// A bearer token's user is gone.
     pub fn user_not_found() -> Self {
@@ -336,11 +363,15 @@ impl AuthError {
     }
     /// Wrong credentials at the obtain endpoint.
     pub fn no_active_account() -> Self {
-        Self::NoActiveAccount { detail: "No active account found with the given credentials" }
+        Self::NoActiveAccount {
+            detail: "No active account found with the given credentials",
+        }
     }
     /// The user behind a refresh token is gone or inactive.
     pub fn no_active_account_for_token() -> Self {
-        Self::NoActiveAccount { detail: "No active account found for the given token." }
+        Self::NoActiveAccount {
+            detail: "No active account found for the given token.",
+        }
     }
     /// A permission denial with the default DRF message.
     pub fn permission_denied() -> Self {
@@ -470,9 +501,9 @@ impl AuthError {
             } else {
                 challenge.render(&[])
             }),
-            Self::PermissionDenied { scope: Some(scope), .. }
-                if status == StatusCode::FORBIDDEN && challenge.is_rfc6750() =>
-            {
+            Self::PermissionDenied {
+                scope: Some(scope), ..
+            } if status == StatusCode::FORBIDDEN && challenge.is_rfc6750() => {
                 Some(challenge.render(&[("error", "insufficient_scope"), ("scope", scope)]))
             }
             _ => None,
@@ -490,7 +521,11 @@ impl AuthError {
                 headers.push((http::header::WWW_AUTHENTICATE, v));
             }
         }
-        RenderedError { status: self.status(), headers, body }
+        RenderedError {
+            status: self.status(),
+            headers,
+            body,
+        }
     }
 
     /// Renders into an `http::Response` with any body type built from bytes.
@@ -545,10 +580,16 @@ impl ErrorRenderer for JsonRenderer {
     fn render_body(&self, err: &AuthError) -> (HeaderValue, Vec<u8>) {
         let body = match err {
             AuthError::Validation(fields) => serde_json::to_vec(fields),
-            other => serde_json::to_vec(&ErrorBody { detail: other.detail(), code: other.code().into() }),
+            other => serde_json::to_vec(&ErrorBody {
+                detail: other.detail(),
+                code: other.code().into(),
+            }),
         };
         // Serializing strings and string maps cannot fail.
-        (HeaderValue::from_static("application/json"), body.unwrap_or_default())
+        (
+            HeaderValue::from_static("application/json"),
+            body.unwrap_or_default(),
+        )
     }
 }
 
@@ -572,15 +613,25 @@ mod tests {
     #[test]
     fn auth_error_stays_small_enough_to_return_by_value() {
         // clippy's result_large_err fires at 128 bytes, on every function returning it.
-        assert!(std::mem::size_of::<AuthError>() < 128, "{}", std::mem::size_of::<AuthError>());
-        assert_eq!(std::mem::size_of::<Option<Challenge>>(), std::mem::size_of::<usize>());
+        assert!(
+            std::mem::size_of::<AuthError>() < 128,
+            "{}",
+            std::mem::size_of::<AuthError>()
+        );
+        assert_eq!(
+            std::mem::size_of::<Option<Challenge>>(),
+            std::mem::size_of::<usize>()
+        );
     }
 
     #[test]
     fn plain_drops_rfc6750_and_keeps_scheme_and_realm() {
         let c = Challenge::new("JWT", "shop", true);
         let p = c.plain();
-        assert_eq!((p.scheme(), p.realm(), p.is_rfc6750()), ("JWT", "shop", false));
+        assert_eq!(
+            (p.scheme(), p.realm(), p.is_rfc6750()),
+            ("JWT", "shop", false)
+        );
         assert!(c.is_rfc6750());
         assert_eq!(Challenge::basic("api").plain(), Challenge::basic("api"));
     }
@@ -610,10 +661,14 @@ mod tests {
 
     #[test]
     fn bad_header_carries_invalid_request() {
-        let e = AuthError::bad_header("Authorization header must contain two space-delimited values")
-            .with_challenge(Some(Challenge::bearer("api")));
+        let e =
+            AuthError::bad_header("Authorization header must contain two space-delimited values")
+                .with_challenge(Some(Challenge::bearer("api")));
         let www = e.www_authenticate().unwrap();
-        assert!(www.starts_with(r#"Bearer realm="api", error="invalid_request""#), "{www}");
+        assert!(
+            www.starts_with(r#"Bearer realm="api", error="invalid_request""#),
+            "{www}"
+        );
     }
 
     #[test]
@@ -654,7 +709,10 @@ mod tests {
     fn validation_renders_field_map() {
         let e = AuthError::field("password", "This field is required.");
         assert_eq!(e.status(), 400);
-        assert_eq!(body(&e), serde_json::json!({"password":["This field is required."]}));
+        assert_eq!(
+            body(&e),
+            serde_json::json!({"password":["This field is required."]})
+        );
     }
 
     #[test]
@@ -683,6 +741,9 @@ mod tests {
     fn service_unavailable_is_503_json() {
         let r = AuthError::ServiceUnavailable.render();
         assert_eq!(r.status, 503);
-        assert_eq!(body(&AuthError::ServiceUnavailable)["code"], "service_unavailable");
+        assert_eq!(
+            body(&AuthError::ServiceUnavailable)["code"],
+            "service_unavailable"
+        );
     }
 }

@@ -29,7 +29,11 @@ struct Inner {
 impl Identity {
     /// An identity for `user`, established by the authenticator named `authenticator`.
     pub fn from_user(user: User, authenticator: &'static str) -> Self {
-        Self(Arc::new(Inner { user, claims: None, authenticator }))
+        Self(Arc::new(Inner {
+            user,
+            claims: None,
+            authenticator,
+        }))
     }
 
     /// An identity for `user` established by a verified token with `claims`. Scopes and
@@ -45,7 +49,11 @@ impl Identity {
                 user.roles.push(r);
             }
         }
-        Self(Arc::new(Inner { user, claims: Some(claims), authenticator }))
+        Self(Arc::new(Inner {
+            user,
+            claims: Some(claims),
+            authenticator,
+        }))
     }
 
     /// The user id, as a string.

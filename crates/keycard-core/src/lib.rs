@@ -52,8 +52,9 @@ pub mod store;
 pub mod token;
 
 pub use authn::{
-    AuthOutcome, Authenticator, Authenticators, BasicAuthentication, Challenge, CookieAuthentication, HeaderSource, JwtAuthentication,
-    JwtStatelessAuthentication, Outcome, RequestHead, TokenAuthentication,
+    AuthOutcome, Authenticator, Authenticators, BasicAuthentication, Challenge,
+    CookieAuthentication, HeaderSource, JwtAuthentication, JwtStatelessAuthentication, Outcome,
+    RequestHead, TokenAuthentication,
 };
 pub use clock::{Clock, FrozenClock, SystemClock};
 pub use error::{AuthError, ErrorBody, ErrorRenderer, RenderedError, TokenError};
@@ -64,8 +65,8 @@ pub use policy::{
 };
 pub use settings::{Audience, ConfigError, Settings, SettingsBuilder};
 pub use store::{
-    ApiKeyStore, InMemoryApiKeyStore, InMemoryRevocationStore, InMemoryUserStore,
-    RevocationStore, SpendOutcome, StoreError, TokenRecord, TokenState, User, UserStore,
+    ApiKeyStore, InMemoryApiKeyStore, InMemoryRevocationStore, InMemoryUserStore, RevocationStore,
+    SpendOutcome, StoreError, TokenRecord, TokenState, User, UserStore,
 };
 pub use token::{Algorithm, Claims, Key, KeySet, SlidingToken, TokenKind, TokenPair, TokenService};
 

@@ -1083,7 +1083,14 @@ mod tests {
     fn kid_names_a_signing_key_read_from_a_file_too() {
         let pem = include_bytes!("../tests/keys/ed25519_private.pem");
         let key = Key::private_pem(Algorithm::EdDSA, pem).unwrap();
-        let s = Settings::builder().signing_key(key).kid("2026-12").build().unwrap();
-        assert_eq!(s.keys().signing_key().and_then(|k| k.kid()), Some("2026-12"));
+        let s = Settings::builder()
+            .signing_key(key)
+            .kid("2026-12")
+            .build()
+            .unwrap();
+        assert_eq!(
+            s.keys().signing_key().and_then(|k| k.kid()),
+            Some("2026-12")
+        );
     }
 }

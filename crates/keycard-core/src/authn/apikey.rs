@@ -31,14 +31,22 @@ pub struct TokenAuthentication {
 
 impl std::fmt::Debug for TokenAuthentication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenAuthentication").field("keyword", &self.keyword).field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("TokenAuthentication")
+            .field("keyword", &self.keyword)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
 impl TokenAuthentication {
     /// `Authorization: Token <key>` against `keys`.
     pub fn new(keys: Arc<dyn ApiKeyStore>, realm: impl Into<String>) -> Self {
-        Self { keys, keyword: vec!["Token".to_owned()], header: http::header::AUTHORIZATION, realm: realm.into() }
+        Self {
+            keys,
+            keyword: vec!["Token".to_owned()],
+            header: http::header::AUTHORIZATION,
+            realm: realm.into(),
+        }
     }
     /// The keyword (DRF's `keyword`).
     #[must_use]
@@ -54,8 +62,12 @@ impl TokenAuthentication {
     }
 
     async fn run(&self, key: &[u8]) -> Result<Identity, AuthError> {
-        let key = std::str::from_utf8(key)
-            .map_err(|_| AuthError::failed(CODE, "Invalid token header. Token string should not contain invalid characters."))?;
+        let key = std::str::from_utf8(key).map_err(|_| {
+            AuthError::failed(
+                CODE,
+                "Invalid token header. Token string should not contain invalid characters.",
+            )
+        })?;
         let user = self.keys.find(key).await.map_err(|e| {
             tracing::error!(target: "keycard::store", error = %e, "API key store failed");
             AuthError::ServiceUnavailable
@@ -71,7 +83,9 @@ impl TokenAuthentication {
 impl Authenticator for TokenAuthentication {
     fn authenticate<'a>(&'a self, head: &'a RequestHead<'_>) -> BoxFuture<'a, Outcome> {
         let failed = |msg: &'static str| -> BoxFuture<'a, Outcome> {
-            Box::pin(std::future::ready(Outcome::Failed(AuthError::failed(CODE, msg))))
+            Box::pin(std::future::ready(Outcome::Failed(AuthError::failed(
+                CODE, msg,
+            ))))
         };
         let value = match head.headers.lookup(self.header.as_str()) {
             HeaderLookup::Missing => return Box::pin(std::future::ready(Outcome::NotMine)),
@@ -86,7 +100,9 @@ impl Authenticator for TokenAuthentication {
         match parse_credentials(value, &self.keyword) {
             Credentials::NotMine => Box::pin(std::future::ready(Outcome::NotMine)),
             Credentials::Missing => failed("Invalid token header. No credentials provided."),
-            Credentials::Several => failed("Invalid token header. Token string should not contain spaces."),
+            Credentials::Several => {
+                failed("Invalid token header. Token string should not contain spaces.")
+            }
             Credentials::Value(v) => Box::pin(async move {
                 match self.run(v).await {
                     Ok(id) => Outcome::Authenticated(id),
@@ -96,7 +112,11 @@ impl Authenticator for TokenAuthentication {
         }
     }
     fn challenge(&self) -> Option<Challenge> {
-        Some(Challenge::new(self.keyword[0].clone(), self.realm.clone(), false))
+        Some(Challenge::new(
+            self.keyword[0].clone(),
+            self.realm.clone(),
+            false,
+        ))
     }
     fn name(&self) -> &'static str {
         "token"

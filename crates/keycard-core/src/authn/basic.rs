@@ -26,18 +26,29 @@ pub struct BasicAuthentication {
 
 impl std::fmt::Debug for BasicAuthentication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicAuthentication").field("challenge", &self.challenge).finish_non_exhaustive()
+        f.debug_struct("BasicAuthentication")
+            .field("challenge", &self.challenge)
+            .finish_non_exhaustive()
     }
 }
 
 impl BasicAuthentication {
     /// Basic authentication against `users`, challenging with `Basic realm="…"`.
     pub fn new(users: Arc<dyn UserStore>, realm: impl Into<String>) -> Self {
-        Self { users, challenge: Challenge::basic(realm.into()), schemes: vec!["Basic".to_owned()] }
+        Self {
+            users,
+            challenge: Challenge::basic(realm.into()),
+            schemes: vec!["Basic".to_owned()],
+        }
     }
 
     fn decode(value: &[u8]) -> Result<(String, String), AuthError> {
-        let bad = || AuthError::failed(CODE, "Invalid basic header. Credentials not correctly base64 encoded.");
+        let bad = || {
+            AuthError::failed(
+                CODE,
+                "Invalid basic header. Credentials not correctly base64 encoded.",
+            )
+        };
         let bytes = STANDARD.decode(value).map_err(|_| bad())?;
         let text: Cow<'_, str> = match std::str::from_utf8(&bytes) {
             Ok(s) => Cow::Borrowed(s),
@@ -50,10 +61,14 @@ impl BasicAuthentication {
 
     async fn run(&self, value: &[u8]) -> Result<Identity, AuthError> {
         let (username, password) = Self::decode(value)?;
-        let user = self.users.check_password(&username, &password).await.map_err(|e| {
-            tracing::error!(target: "keycard::store", error = %e, "user store failed");
-            AuthError::ServiceUnavailable
-        })?;
+        let user = self
+            .users
+            .check_password(&username, &password)
+            .await
+            .map_err(|e| {
+                tracing::error!(target: "keycard::store", error = %e, "user store failed");
+                AuthError::ServiceUnavailable
+            })?;
         match user {
             Some(u) if u.is_active => Ok(Identity::from_user(u, "basic")),
             Some(_) => Err(AuthError::failed(CODE, "User inactive or deleted.")),
@@ -76,12 +91,16 @@ impl Authenticator for BasicAuthentication {
             HeaderLookup::One(v) => v,
         };
         let failed = |msg: &'static str| -> BoxFuture<'a, Outcome> {
-            Box::pin(std::future::ready(Outcome::Failed(AuthError::failed(CODE, msg))))
+            Box::pin(std::future::ready(Outcome::Failed(AuthError::failed(
+                CODE, msg,
+            ))))
         };
         match parse_credentials(value, &self.schemes) {
             Credentials::NotMine => Box::pin(std::future::ready(Outcome::NotMine)),
             Credentials::Missing => failed("Invalid basic header. No credentials provided."),
-            Credentials::Several => failed("Invalid basic header. Credentials string should not contain spaces."),
+            Credentials::Several => {
+                failed("Invalid basic header. Credentials string should not contain spaces.")
+            }
             Credentials::Value(v) => Box::pin(async move {
                 match self.run(v).await {
                     Ok(id) => Outcome::Authenticated(id),

@@ -119,7 +119,10 @@ pub fn parse_credentials<'a>(value: &'a [u8], schemes: &[String]) -> Credentials
         Some(i) => (&value[..i], trim(&value[i..])),
         None => (value, &value[value.len()..]),
     };
-    if !schemes.iter().any(|s| s.as_bytes().eq_ignore_ascii_case(scheme)) {
+    if !schemes
+        .iter()
+        .any(|s| s.as_bytes().eq_ignore_ascii_case(scheme))
+    {
         return Credentials::NotMine;
     }
     if rest.is_empty() {

@@ -34,7 +34,11 @@ struct BearerReader {
 impl BearerReader {
     fn new(tokens: &TokenService) -> Self {
         let s = tokens.settings();
-        Self { header: s.header_name().clone(), schemes: s.header_types().to_vec(), only_jwt_shaped: false }
+        Self {
+            header: s.header_name().clone(),
+            schemes: s.header_types().to_vec(),
+            only_jwt_shaped: false,
+        }
     }
 
     fn read<'a>(&self, head: &'a RequestHead<'_>) -> Found<'a> {
@@ -58,7 +62,11 @@ fn jwt_shaped(t: &[u8]) -> bool {
     let mut parts = 0;
     for seg in t.split(|b| *b == b'.') {
         parts += 1;
-        if seg.is_empty() || !seg.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+        if seg.is_empty()
+            || !seg
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
             return false;
         }
     }
@@ -68,7 +76,11 @@ fn jwt_shaped(t: &[u8]) -> bool {
 fn challenge_for(tokens: &TokenService) -> Challenge {
     let s = tokens.settings();
     // The builder guarantees at least one header type.
-    let scheme = s.header_types().first().cloned().unwrap_or_else(|| "Bearer".to_owned());
+    let scheme = s
+        .header_types()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "Bearer".to_owned());
     Challenge::new(scheme, s.realm().to_owned(), true)
 }
 
@@ -93,7 +105,11 @@ pub struct JwtAuthentication {
 impl JwtAuthentication {
     /// The authenticator, reading the header name and types from the token service's settings.
     pub fn new(tokens: TokenService) -> Self {
-        Self { reader: BearerReader::new(&tokens), challenge: challenge_for(&tokens), tokens }
+        Self {
+            reader: BearerReader::new(&tokens),
+            challenge: challenge_for(&tokens),
+            tokens,
+        }
     }
 
     /// Answer *not mine* for values that are not JWT-shaped (three base64url segments), so an
@@ -106,10 +122,15 @@ impl JwtAuthentication {
 
     async fn run(&self, token: &[u8]) -> Result<Identity, AuthError> {
         let claims = self.tokens.verify_access_bytes(token).await?;
-        let user = self.tokens.users().find_by_id(claims.user_id()).await.map_err(|e| {
-            tracing::error!(target: "keycard::store", error = %e, "user store failed");
-            AuthError::ServiceUnavailable
-        })?;
+        let user = self
+            .tokens
+            .users()
+            .find_by_id(claims.user_id())
+            .await
+            .map_err(|e| {
+                tracing::error!(target: "keycard::store", error = %e, "user store failed");
+                AuthError::ServiceUnavailable
+            })?;
         let user = user.ok_or_else(AuthError::user_not_found)?;
         if !user.is_active && self.tokens.settings().check_user_is_active() {
             return Err(AuthError::user_inactive());
@@ -121,7 +142,10 @@ impl JwtAuthentication {
     }
 }
 
-fn answer<'a>(found: Found<'a>, run: impl FnOnce(&'a [u8]) -> BoxFuture<'a, Result<Identity, AuthError>>) -> BoxFuture<'a, Outcome> {
+fn answer<'a>(
+    found: Found<'a>,
+    run: impl FnOnce(&'a [u8]) -> BoxFuture<'a, Result<Identity, AuthError>>,
+) -> BoxFuture<'a, Outcome> {
     match found {
         Found::NotMine => Box::pin(std::future::ready(Outcome::NotMine)),
         Found::Bad(e) => Box::pin(std::future::ready(Outcome::Failed(e))),
@@ -137,7 +161,9 @@ fn answer<'a>(found: Found<'a>, run: impl FnOnce(&'a [u8]) -> BoxFuture<'a, Resu
     }
 }
 
-fn boxed<'a, F: Future<Output = Result<Identity, AuthError>> + Send + 'a>(f: F) -> BoxFuture<'a, Result<Identity, AuthError>> {
+fn boxed<'a, F: Future<Output = Result<Identity, AuthError>> + Send + 'a>(
+    f: F,
+) -> BoxFuture<'a, Result<Identity, AuthError>> {
     Box::pin(f)
 }
 
@@ -167,7 +193,11 @@ pub struct JwtStatelessAuthentication {
 impl JwtStatelessAuthentication {
     /// The authenticator, reading the header name and types from the token service's settings.
     pub fn new(tokens: TokenService) -> Self {
-        Self { reader: BearerReader::new(&tokens), challenge: challenge_for(&tokens), tokens }
+        Self {
+            reader: BearerReader::new(&tokens),
+            challenge: challenge_for(&tokens),
+            tokens,
+        }
     }
 
     /// See [`JwtAuthentication::only_jwt_shaped`].
@@ -179,13 +209,25 @@ impl JwtStatelessAuthentication {
 
     async fn run(&self, token: &[u8]) -> Result<Identity, AuthError> {
         let claims = self.tokens.verify_access_bytes(token).await?;
-        Ok(Identity::from_token(user_from_claims(&claims), claims, "jwt_stateless"))
+        Ok(Identity::from_token(
+            user_from_claims(&claims),
+            claims,
+            "jwt_stateless",
+        ))
     }
 }
 
 fn user_from_claims(claims: &Claims) -> User {
-    let flag = |name: &str| claims.get(name).and_then(serde_json::Value::as_bool).unwrap_or(false);
-    let username = claims.get("username").and_then(serde_json::Value::as_str).unwrap_or_default();
+    let flag = |name: &str| {
+        claims
+            .get(name)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
+    let username = claims
+        .get("username")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
     User::new(claims.user_id(), username).admin(flag("is_staff") || flag("is_admin"))
 }
 

@@ -47,7 +47,10 @@ pub struct RequestHead<'a> {
 impl fmt::Debug for RequestHead<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Headers are not shown: they hold credentials.
-        f.debug_struct("RequestHead").field("method", &self.method).field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -57,8 +60,17 @@ impl<'a> RequestHead<'a> {
         Self::from_parts(req.method(), req.uri(), req.headers())
     }
     /// A head from its parts.
-    pub fn from_parts(method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Self {
-        Self { method: method.as_str(), path: uri.path(), query: uri.query(), headers }
+    pub fn from_parts(
+        method: &'a http::Method,
+        uri: &'a http::Uri,
+        headers: &'a http::HeaderMap,
+    ) -> Self {
+        Self {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query(),
+            headers,
+        }
     }
 }
 
@@ -75,7 +87,12 @@ pub struct AuthOutcome {
 impl AuthOutcome {
     /// Checks `policy` against this request (view level): anonymous and denied → 401 (403
     /// without a challenge), authenticated and denied → 403.
-    pub fn enforce<P: crate::Policy + ?Sized>(&self, policy: &P, method: &str, path: &str) -> Result<(), AuthError> {
+    pub fn enforce<P: crate::Policy + ?Sized>(
+        &self,
+        policy: &P,
+        method: &str,
+        path: &str,
+    ) -> Result<(), AuthError> {
         let ctx = crate::PolicyContext::new(method, path, self.identity.as_ref());
         crate::policy::enforce(policy, &ctx, self.challenge.as_ref())
     }
@@ -95,7 +112,9 @@ impl AuthOutcome {
     /// The caller, for extractors that need one (`Identity`): anonymous → 401
     /// `not_authenticated` with the chain's challenge (403 without one).
     pub fn require_identity(&self) -> Result<&Identity, AuthError> {
-        self.identity.as_ref().ok_or_else(|| AuthError::not_authenticated(self.challenge.clone()))
+        self.identity
+            .as_ref()
+            .ok_or_else(|| AuthError::not_authenticated(self.challenge.clone()))
     }
 
     /// The verified token's claims read into the application's type `T`, for `Claims<T>`
@@ -134,7 +153,8 @@ impl AuthOutcome {
             .claims()
             .ok_or_else(|| AuthError::not_authenticated(self.challenge.clone()))?;
         claims.deserialize().map_err(|_| {
-            AuthError::invalid_token(crate::error::TokenError::InvalidClaim).with_challenge(self.challenge.clone())
+            AuthError::invalid_token(crate::error::TokenError::InvalidClaim)
+                .with_challenge(self.challenge.clone())
         })
     }
 }
@@ -202,7 +222,9 @@ pub struct Authenticators {
 
 impl fmt::Debug for Authenticators {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.list.iter().map(|a| a.name())).finish()
+        f.debug_list()
+            .entries(self.list.iter().map(|a| a.name()))
+            .finish()
     }
 }
 
@@ -245,7 +267,10 @@ impl Authenticators {
 
     /// Runs the chain: `Ok(Some(identity))`, `Ok(None)` (anonymous), or the error to answer
     /// with, its challenge already decided.
-    pub async fn authenticate(&self, head: &RequestHead<'_>) -> Result<Option<Identity>, AuthError> {
+    pub async fn authenticate(
+        &self,
+        head: &RequestHead<'_>,
+    ) -> Result<Option<Identity>, AuthError> {
         for (i, a) in self.list.iter().enumerate() {
             match a.authenticate(head).await {
                 Outcome::NotMine => continue,
@@ -269,7 +294,10 @@ impl Authenticators {
     /// Runs the chain and packs the answer for the request's extensions.
     pub async fn outcome(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
         let identity = self.authenticate(head).await?;
-        Ok(AuthOutcome { identity, challenge: self.challenge.clone() })
+        Ok(AuthOutcome {
+            identity,
+            challenge: self.challenge.clone(),
+        })
     }
 
     /// Like [`outcome`](Self::outcome), but bad credentials make the request anonymous instead
@@ -277,8 +305,14 @@ impl Authenticators {
     /// tokens (case AU6). Store failures still fail (503).
     pub async fn outcome_lenient(&self, head: &RequestHead<'_>) -> Result<AuthOutcome, AuthError> {
         match self.authenticate(head).await {
-            Ok(identity) => Ok(AuthOutcome { identity, challenge: self.challenge.clone() }),
-            Err(e) if e.is_authentication() => Ok(AuthOutcome { identity: None, challenge: self.challenge.clone() }),
+            Ok(identity) => Ok(AuthOutcome {
+                identity,
+                challenge: self.challenge.clone(),
+            }),
+            Err(e) if e.is_authentication() => Ok(AuthOutcome {
+                identity: None,
+                challenge: self.challenge.clone(),
+            }),
             Err(e) => Err(e),
         }
     }

@@ -55,7 +55,11 @@ pub struct PolicyContext<'a> {
 impl<'a> PolicyContext<'a> {
     /// A context.
     pub fn new(method: &'a str, path: &'a str, identity: Option<&'a Identity>) -> Self {
-        Self { method, path, identity }
+        Self {
+            method,
+            path,
+            identity,
+        }
     }
     /// Whether the method is safe (GET, HEAD, OPTIONS): DRF's `SAFE_METHODS`.
     pub fn is_safe_method(&self) -> bool {
@@ -76,14 +80,22 @@ pub struct Denial {
 
 impl Default for Denial {
     fn default() -> Self {
-        Self { message: DEFAULT_MESSAGE.into(), code: DEFAULT_CODE.into(), scope: None }
+        Self {
+            message: DEFAULT_MESSAGE.into(),
+            code: DEFAULT_CODE.into(),
+            scope: None,
+        }
     }
 }
 
 impl Denial {
     /// A denial with a message and a code.
     pub fn new(message: impl Into<Cow<'static, str>>, code: impl Into<Cow<'static, str>>) -> Self {
-        Self { message: message.into(), code: code.into(), scope: None }
+        Self {
+            message: message.into(),
+            code: code.into(),
+            scope: None,
+        }
     }
 }
 
@@ -93,7 +105,11 @@ pub trait Policy: Send + Sync + 'static {
     /// May this caller make this request?
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial>;
     /// May this caller act on `object`? Runs only after `has_permission` allowed.
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         let _ = (ctx, object);
         Ok(())
     }
@@ -102,8 +118,14 @@ pub trait Policy: Send + Sync + 'static {
 /// Turns a policy's answer into the request's answer: anonymous and denied → 401
 /// `not_authenticated` (with the chain's challenge; 403 without one), authenticated and
 /// denied → 403 with the denial's message and code.
-pub fn enforce<P: Policy + ?Sized>(policy: &P, ctx: &PolicyContext<'_>, challenge: Option<&Challenge>) -> Result<(), AuthError> {
-    policy.has_permission(ctx).map_err(|d| denial_to_error(d, ctx, challenge))
+pub fn enforce<P: Policy + ?Sized>(
+    policy: &P,
+    ctx: &PolicyContext<'_>,
+    challenge: Option<&Challenge>,
+) -> Result<(), AuthError> {
+    policy
+        .has_permission(ctx)
+        .map_err(|d| denial_to_error(d, ctx, challenge))
 }
 
 /// [`enforce`] for one object: the view-level check, then the object-level check.
@@ -123,7 +145,12 @@ fn denial_to_error(d: Denial, ctx: &PolicyContext<'_>, challenge: Option<&Challe
     if ctx.identity.is_none() {
         AuthError::not_authenticated(challenge.cloned())
     } else {
-        AuthError::PermissionDenied { detail: d.message, code: d.code, scope: d.scope, challenge: challenge.cloned() }
+        AuthError::PermissionDenied {
+            detail: d.message,
+            code: d.code,
+            scope: d.scope,
+            challenge: challenge.cloned(),
+        }
     }
 }
 
@@ -131,7 +158,11 @@ impl<P: Policy + ?Sized> Policy for Box<P> {
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial> {
         (**self).has_permission(ctx)
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         (**self).has_object_permission(ctx, object)
     }
 }
@@ -140,7 +171,11 @@ impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial> {
         (**self).has_permission(ctx)
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         (**self).has_object_permission(ctx, object)
     }
 }
@@ -234,19 +269,30 @@ pub struct HasClaim {
 impl HasClaim {
     /// The claim must be present (and not `false` or `null`).
     pub const fn present(name: &'static str) -> Self {
-        Self { name: Cow::Borrowed(name), value: None }
+        Self {
+            name: Cow::Borrowed(name),
+            value: None,
+        }
     }
     /// The claim must equal `value`.
     pub fn equals(name: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Self {
-        Self { name: name.into(), value: Some(value.into()) }
+        Self {
+            name: name.into(),
+            value: Some(value.into()),
+        }
     }
 }
 impl Policy for HasClaim {
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial> {
-        let claim = ctx.identity.and_then(Identity::claims).and_then(|c| c.get(&self.name));
+        let claim = ctx
+            .identity
+            .and_then(Identity::claims)
+            .and_then(|c| c.get(&self.name));
         allow_if(match (&self.value, claim) {
             (_, None) => false,
-            (None, Some(v)) => !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false)),
+            (None, Some(v)) => {
+                !matches!(v, serde_json::Value::Null | serde_json::Value::Bool(false))
+            }
             (Some(want), Some(v)) => want == v,
         })
     }
@@ -318,7 +364,11 @@ where
     fn has_permission(&self, _: &PolicyContext<'_>) -> Result<(), Denial> {
         Ok(())
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         match object.downcast_ref::<T>() {
             Some(obj) => allow_if((self.0)(ctx, obj)),
             None => {
@@ -337,7 +387,11 @@ impl<A: Policy, B: Policy> Policy for And<A, B> {
         self.0.has_permission(ctx)?;
         self.1.has_permission(ctx)
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         self.0.has_object_permission(ctx, object)?;
         self.1.has_object_permission(ctx, object)
     }
@@ -353,8 +407,15 @@ impl<A: Policy, B: Policy> Policy for Or<A, B> {
             Err(first) => self.1.has_permission(ctx).map_err(|_| first),
         }
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
-        let a = self.0.has_permission(ctx).and_then(|()| self.0.has_object_permission(ctx, object));
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
+        let a = self
+            .0
+            .has_permission(ctx)
+            .and_then(|()| self.0.has_object_permission(ctx, object));
         match a {
             Ok(()) => Ok(()),
             Err(first) => self
@@ -374,7 +435,11 @@ impl<A: Policy> Policy for Not<A> {
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial> {
         allow_if(self.0.has_permission(ctx).is_err())
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
         allow_if(self.0.has_object_permission(ctx, object).is_err())
     }
 }
@@ -390,13 +455,23 @@ impl<A: Policy> Policy for WithMessage<A> {
     fn has_permission(&self, ctx: &PolicyContext<'_>) -> Result<(), Denial> {
         self.inner.has_permission(ctx).map_err(|d| self.rewrite(d))
     }
-    fn has_object_permission(&self, ctx: &PolicyContext<'_>, object: &dyn Any) -> Result<(), Denial> {
-        self.inner.has_object_permission(ctx, object).map_err(|d| self.rewrite(d))
+    fn has_object_permission(
+        &self,
+        ctx: &PolicyContext<'_>,
+        object: &dyn Any,
+    ) -> Result<(), Denial> {
+        self.inner
+            .has_object_permission(ctx, object)
+            .map_err(|d| self.rewrite(d))
     }
 }
 impl<A> WithMessage<A> {
     fn rewrite(&self, d: Denial) -> Denial {
-        Denial { message: self.message.clone(), code: self.code.clone(), scope: d.scope }
+        Denial {
+            message: self.message.clone(),
+            code: self.code.clone(),
+            scope: d.scope,
+        }
     }
 }
 
@@ -416,8 +491,16 @@ pub trait PolicyExt: Policy + Sized {
         Not(self)
     }
     /// The same policy with another denial message and code.
-    fn with_message(self, message: impl Into<Cow<'static, str>>, code: impl Into<Cow<'static, str>>) -> WithMessage<Self> {
-        WithMessage { inner: self, message: message.into(), code: code.into() }
+    fn with_message(
+        self,
+        message: impl Into<Cow<'static, str>>,
+        code: impl Into<Cow<'static, str>>,
+    ) -> WithMessage<Self> {
+        WithMessage {
+            inner: self,
+            message: message.into(),
+            code: code.into(),
+        }
     }
 }
 impl<P: Policy + Sized> PolicyExt for P {}

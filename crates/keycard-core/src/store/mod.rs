@@ -54,7 +54,10 @@ impl std::fmt::Debug for User {
             .field("is_admin", &self.is_admin)
             .field("scopes", &self.scopes)
             .field("roles", &self.roles)
-            .field("password_fingerprint", &self.password_fingerprint.as_ref().map(|_| "******"))
+            .field(
+                "password_fingerprint",
+                &self.password_fingerprint.as_ref().map(|_| "******"),
+            )
             .finish()
     }
 }
