@@ -1,6 +1,7 @@
 //! A verified token's claims.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -44,8 +45,15 @@ impl fmt::Display for TokenKind {
 
 /// The claims of a verified token: the ones keycard checks, typed, and every claim as JSON
 /// for the application's own (read them with [`Claims::deserialize`] or [`Claims::get`]).
+///
+/// Cheap to clone (one `Arc`): the verifier's cache of verified tokens hands out the claims
+/// it parsed once.
 #[derive(Clone, PartialEq)]
-pub struct Claims {
+pub struct Claims(Arc<ClaimsData>);
+
+/// What [`Claims`] share.
+#[derive(PartialEq)]
+pub(crate) struct ClaimsData {
     pub(crate) kind: TokenKind,
     pub(crate) jti: String,
     pub(crate) user_id: String,
@@ -55,14 +63,20 @@ pub struct Claims {
     pub(crate) all: Map<String, Value>,
 }
 
+impl From<ClaimsData> for Claims {
+    fn from(data: ClaimsData) -> Self {
+        Self(Arc::new(data))
+    }
+}
+
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
-            .field("kind", &self.kind)
-            .field("jti", &self.jti)
-            .field("user_id", &self.user_id)
-            .field("session", &self.session)
-            .field("exp", &self.exp)
+            .field("kind", &self.0.kind)
+            .field("jti", &self.0.jti)
+            .field("user_id", &self.0.user_id)
+            .field("session", &self.0.session)
+            .field("exp", &self.0.exp)
             .finish_non_exhaustive()
     }
 }
@@ -70,35 +84,35 @@ impl fmt::Debug for Claims {
 impl Claims {
     /// The token's kind.
     pub fn kind(&self) -> TokenKind {
-        self.kind
+        self.0.kind
     }
     /// The token id (`jti`).
     pub fn jti(&self) -> &str {
-        &self.jti
+        &self.0.jti
     }
     /// The user id, as a string (a legacy numeric id is carried in its text form).
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.0.user_id
     }
     /// The session id shared by every token of one login (absent in tokens from other issuers).
     pub fn session(&self) -> Option<&str> {
-        self.session.as_deref()
+        self.0.session.as_deref()
     }
     /// Expiry, seconds since the epoch.
     pub fn exp(&self) -> u64 {
-        self.exp
+        self.0.exp
     }
     /// Issued-at, seconds since the epoch.
     pub fn iat(&self) -> Option<u64> {
-        self.iat
+        self.0.iat
     }
     /// One claim as JSON.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.all.get(name)
+        self.0.all.get(name)
     }
     /// Every claim.
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.all
+        &self.0.all
     }
     /// The claims read into the application's own type.
     ///
@@ -111,20 +125,20 @@ impl Claims {
     /// # Some(mine.name) }
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(serde_json::Value::Object(self.all.clone()))
+        T::deserialize(serde_json::Value::Object(self.0.all.clone()))
     }
     /// Scopes from a space-separated `scope` claim and/or a `scp` claim (array or string).
     pub fn scopes(&self) -> Vec<String> {
         let mut out = Vec::new();
         for name in ["scope", "scp"] {
-            collect_words(self.all.get(name), &mut out);
+            collect_words(self.0.all.get(name), &mut out);
         }
         out
     }
     /// Roles from a `roles` claim (array or space-separated string).
     pub fn roles(&self) -> Vec<String> {
         let mut out = Vec::new();
-        collect_words(self.all.get("roles"), &mut out);
+        collect_words(self.0.all.get("roles"), &mut out);
         out
     }
 }

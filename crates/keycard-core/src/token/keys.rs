@@ -268,6 +268,10 @@ impl Key {
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
     }
+    /// The key id, shared.
+    pub(crate) fn kid_arc(&self) -> Option<&Arc<str>> {
+        self.kid.as_ref()
+    }
     /// The pre-keyed HMAC of an HS* key.
     pub(crate) fn hmac_key(&self) -> Option<&HmacKey> {
         self.hmac.as_ref()

@@ -1,5 +1,6 @@
 //! Tokens: keys, claims, strict verification, and the token service (simplejwt's views).
 
+mod cache;
 mod claims;
 mod header;
 mod hs;
@@ -11,6 +12,7 @@ mod service;
 mod source;
 mod verify;
 
+pub use cache::{CACHEABLE_TOKEN_LEN, DEFAULT_CACHE_ENTRIES};
 pub use claims::{Claims, TokenKind};
 pub use jwks::{
     JWKS_MAX_AGE_SECS, JWKS_PATH, MAX_JWKS_ENTRIES, NotAJwks, ParsedJwks, SkippedJwk,

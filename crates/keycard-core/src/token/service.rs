@@ -106,6 +106,7 @@ pub struct TokenServiceBuilder {
     store: Option<Arc<dyn RevocationStore>>,
     hook: Option<ClaimsHook>,
     blacklist_endpoint: bool,
+    cache_entries: usize,
 }
 
 impl TokenServiceBuilder {
@@ -142,6 +143,14 @@ impl TokenServiceBuilder {
         self.blacklist_endpoint = on;
         self
     }
+    /// How many verified tokens the service's verifier remembers (default
+    /// [`DEFAULT_CACHE_ENTRIES`](super::DEFAULT_CACHE_ENTRIES); 0: none). A token presented
+    /// again then costs a lookup instead of a verification; see [`Verifier::with_cache`] for
+    /// what is checked again on every use (revocation always is).
+    pub fn verified_token_cache(mut self, entries: usize) -> Self {
+        self.cache_entries = entries;
+        self
+    }
     /// Builds the service.
     pub fn build(self) -> Result<TokenService, ConfigError> {
         let users = self.users.ok_or(ConfigError::Invalid {
@@ -167,7 +176,7 @@ impl TokenServiceBuilder {
         }
         let settings = Arc::new(self.settings);
         Ok(TokenService(Arc::new(Inner {
-            verifier: Verifier::new(settings.clone()),
+            verifier: Verifier::new(settings.clone()).with_cache(self.cache_entries),
             settings,
             users,
             store: self.store,
@@ -201,6 +210,7 @@ impl TokenService {
             store: None,
             hook: None,
             blacklist_endpoint: false,
+            cache_entries: super::DEFAULT_CACHE_ENTRIES,
         }
     }
 
@@ -532,7 +542,7 @@ impl TokenService {
         // A token minted elsewhere starts a session here: what keycard mints from it carries
         // the id, so that reuse or logout can end them all.
         let session = session_of(&claims).to_owned();
-        let mut all = claims.all.clone();
+        let mut all = claims.as_map().clone();
         if claims.session().is_none() {
             all.insert(s.session_claim.clone(), session.as_str().into());
         }
@@ -675,7 +685,13 @@ impl TokenService {
             .sliding_lifetime
             .as_secs()
             .min(refresh_exp.saturating_sub(now).max(1));
-        let c = self.stamp(claims.all.clone(), TokenKind::Sliding, lifetime, now, false);
+        let c = self.stamp(
+            claims.as_map().clone(),
+            TokenKind::Sliding,
+            lifetime,
+            now,
+            false,
+        );
         Ok(SlidingToken {
             token: self.sign(&c)?,
         })

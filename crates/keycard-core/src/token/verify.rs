@@ -25,7 +25,8 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::claims::{Claims, TokenKind};
+use super::cache::{DEFAULT_CACHE_ENTRIES, Hit, VerifiedCache};
+use super::claims::{Claims, ClaimsData, TokenKind};
 use super::header::{JoseHeader, Member};
 use super::keys::{Algorithm, Key, KeySet};
 use crate::error::TokenError;
@@ -55,15 +56,51 @@ pub struct Verified {
 /// let v = Verifier::new(settings);
 /// assert_eq!(v.verify(b"not.a.token", &[TokenKind::Access], false).unwrap_err(), TokenError::Malformed);
 /// ```
+///
+/// A verifier remembers the tokens it accepted (see [`with_cache`](Self::with_cache)); clones
+/// share what it remembers.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     settings: Arc<Settings>,
+    cache: Option<Arc<VerifiedCache>>,
 }
 
 impl Verifier {
-    /// A verifier for these settings.
+    /// A verifier for these settings, remembering up to
+    /// [`DEFAULT_CACHE_ENTRIES`](super::DEFAULT_CACHE_ENTRIES) verified tokens.
     pub fn new(settings: Arc<Settings>) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            cache: VerifiedCache::new(DEFAULT_CACHE_ENTRIES).map(Arc::new),
+        }
+    }
+
+    /// This verifier remembering up to `entries` verified tokens (0: none), so that a token
+    /// presented again costs a lookup instead of a verification.
+    ///
+    /// What is remembered is a token that passed every check, keyed by its exact bytes and
+    /// the key set that verified it; each time it is presented again the checks that can
+    /// change — `exp`, `nbf` and `iat` against the clock, the kinds the caller accepts — run
+    /// again, and a change of key set (rotation, a re-fetched JWKS) forgets it. Revocation is
+    /// never remembered: the token service asks its store every time. Memory is bounded:
+    /// `entries` tokens of up to [`CACHEABLE_TOKEN_LEN`](super::CACHEABLE_TOKEN_LEN) bytes.
+    ///
+    /// ```
+    /// use keycard_core::{Settings, token::Verifier};
+    /// use std::sync::Arc;
+    /// let settings = Arc::new(Settings::builder().hmac_secret([7u8; 32]).build().unwrap());
+    /// let v = Verifier::new(settings).with_cache(0);
+    /// assert_eq!(v.cache_capacity(), 0);
+    /// ```
+    #[must_use]
+    pub fn with_cache(mut self, entries: usize) -> Self {
+        self.cache = VerifiedCache::new(entries).map(Arc::new);
+        self
+    }
+
+    /// How many verified tokens this verifier can remember (0: it remembers none).
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.capacity())
     }
 
     /// The settings.
@@ -79,9 +116,31 @@ impl Verifier {
         kinds: &[TokenKind],
         allow_expired: bool,
     ) -> Result<Verified, TokenError> {
+        let (claims, alg, kid) = self.verify_parts(token, kinds, allow_expired)?;
+        Ok(Verified {
+            claims,
+            alg,
+            kid: kid.map(|k| String::from(&*k)),
+        })
+    }
+
+    fn verify_parts(
+        &self,
+        token: &[u8],
+        kinds: &[TokenKind],
+        allow_expired: bool,
+    ) -> Result<(Claims, Algorithm, Option<Arc<str>>), TokenError> {
         let s = &*self.settings;
         if token.len() > s.max_token_size {
             return Err(TokenError::TooLarge);
+        }
+        // One key set for the whole verification, whatever a key source swaps meanwhile.
+        let keys = s.keys.load();
+        if let Some(cache) = &self.cache
+            && let Some(hit) = cache.get(token, &keys)
+        {
+            self.recheck(&hit, kinds, allow_expired)?;
+            return Ok((hit.claims, hit.alg, hit.kid));
         }
         let (header_b64, payload_b64, sig_b64) = split(token)?;
 
@@ -89,8 +148,6 @@ impl Verifier {
         let mut heap = Vec::new();
         let header = JoseHeader::parse(decode_segment(header_b64, &mut stack, &mut heap)?)
             .ok_or(TokenError::Malformed)?;
-        // One key set for the whole verification, whatever a key source swaps meanwhile.
-        let keys = s.keys.load();
         let (alg, key) = Self::select_key(&keys, &header)?;
 
         // Segments are proven ASCII by `split`.
@@ -103,11 +160,44 @@ impl Verifier {
         let mut heap = Vec::new();
         let payload = parse_object(decode_segment(payload_b64, &mut stack, &mut heap)?)?;
         let claims = self.check_claims(payload, kinds, allow_expired)?;
-        Ok(Verified {
-            claims,
-            alg,
-            kid: key.kid().map(str::to_owned),
-        })
+        let kid = key.kid_arc().cloned();
+        if let Some(cache) = &self.cache {
+            // Remembered under the set that verified it; if a swap came in between, not at all.
+            let current = s.keys.current();
+            if std::ptr::eq(Arc::as_ptr(&current), &*keys) {
+                // The verifier proved `nbf`, when present, a NumericDate.
+                let nbf = claims.get("nbf").and_then(|v| numeric_date(v).ok());
+                cache.insert(token, current, claims.clone(), alg, kid.clone(), nbf);
+            }
+        }
+        Ok((claims, alg, kid))
+    }
+
+    /// On a cache hit, the checks that depend on the clock and on the caller, in
+    /// `check_claims`' order.
+    fn recheck(
+        &self,
+        hit: &Hit,
+        kinds: &[TokenKind],
+        allow_expired: bool,
+    ) -> Result<(), TokenError> {
+        let s = &*self.settings;
+        let now = s.now();
+        let leeway = s.leeway;
+        let c = &hit.claims;
+        if !allow_expired && c.exp().saturating_add(leeway) <= now {
+            return Err(TokenError::Expired);
+        }
+        if hit.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(TokenError::NotYetValid);
+        }
+        if c.iat().is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        if !kinds.is_empty() && !kinds.contains(&c.kind()) {
+            return Err(TokenError::WrongType);
+        }
+        Ok(())
     }
 
     fn select_key<'k>(
@@ -230,7 +320,7 @@ impl Verifier {
                     .ok_or(TokenError::MissingClaim)?,
             )?;
         }
-        Ok(Claims {
+        Ok(Claims::from(ClaimsData {
             kind,
             jti,
             user_id,
@@ -238,7 +328,7 @@ impl Verifier {
             exp,
             iat,
             all,
-        })
+        }))
     }
 }
 
