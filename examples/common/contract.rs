@@ -97,6 +97,6 @@ fn build(store: Option<Arc<dyn RevocationStore>>) -> Result<Contract, String> {
 pub fn try_it(addr: SocketAddr) -> String {
     format!(
         "keycard contract app listening on http://{addr}\n  try: curl -s -X POST http://{addr}/api/token/ -H 'Content-Type: application/json' \
-         -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}'\n  then: curl -s http://{addr}/api/me/ -H \"Authorization: Bearer $ACCESS\""
+         -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}'\n  then: export ACCESS=<the \"access\" value>; curl -s http://{addr}/api/me/ -H \"Authorization: Bearer $ACCESS\"\n  users: alice/alice-password, root/root-password (admin), carol (inactive)"
     )
 }
