@@ -142,10 +142,12 @@ impl JwtAuthentication {
     }
 }
 
-fn answer<'a>(
-    found: Found<'a>,
-    run: impl FnOnce(&'a [u8]) -> BoxFuture<'a, Result<Identity, AuthError>>,
-) -> BoxFuture<'a, Outcome> {
+/// The authenticator's answer: one boxed future per request (the verification's own future
+/// lives inside it, unboxed).
+fn answer<'a, F>(found: Found<'a>, run: impl FnOnce(&'a [u8]) -> F) -> BoxFuture<'a, Outcome>
+where
+    F: Future<Output = Result<Identity, AuthError>> + Send + 'a,
+{
     match found {
         Found::NotMine => Box::pin(std::future::ready(Outcome::NotMine)),
         Found::Bad(e) => Box::pin(std::future::ready(Outcome::Failed(e))),
@@ -161,15 +163,9 @@ fn answer<'a>(
     }
 }
 
-fn boxed<'a, F: Future<Output = Result<Identity, AuthError>> + Send + 'a>(
-    f: F,
-) -> BoxFuture<'a, Result<Identity, AuthError>> {
-    Box::pin(f)
-}
-
 impl Authenticator for JwtAuthentication {
     fn authenticate<'a>(&'a self, head: &'a RequestHead<'_>) -> BoxFuture<'a, Outcome> {
-        answer(self.reader.read(head), |t| boxed(self.run(t)))
+        answer(self.reader.read(head), |t| self.run(t))
     }
     fn challenge(&self) -> Option<Challenge> {
         Some(self.challenge.clone())
@@ -233,7 +229,7 @@ fn user_from_claims(claims: &Claims) -> User {
 
 impl Authenticator for JwtStatelessAuthentication {
     fn authenticate<'a>(&'a self, head: &'a RequestHead<'_>) -> BoxFuture<'a, Outcome> {
-        answer(self.reader.read(head), |t| boxed(self.run(t)))
+        answer(self.reader.read(head), |t| self.run(t))
     }
     fn challenge(&self) -> Option<Challenge> {
         Some(self.challenge.clone())
