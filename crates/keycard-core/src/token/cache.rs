@@ -40,7 +40,9 @@ pub(super) struct Hit {
     pub(super) claims: Claims,
     pub(super) alg: Algorithm,
     pub(super) kid: Option<Arc<str>>,
+    /// `nbf` and `iat`, rounded up.
     pub(super) nbf: Option<u64>,
+    pub(super) iat: Option<u64>,
 }
 
 struct Entry {
@@ -50,7 +52,7 @@ struct Entry {
     claims: Claims,
     alg: Algorithm,
     kid: Option<Arc<str>>,
-    nbf: Option<u64>,
+    not_before: (Option<u64>, Option<u64>),
 }
 
 /// The map's keys are already keyed hashes.
@@ -142,7 +144,8 @@ impl VerifiedCache {
             claims: e.claims.clone(),
             alg: e.alg,
             kid: e.kid.clone(),
-            nbf: e.nbf,
+            nbf: e.not_before.0,
+            iat: e.not_before.1,
         })
     }
 
@@ -154,7 +157,7 @@ impl VerifiedCache {
         claims: Claims,
         alg: Algorithm,
         kid: Option<Arc<str>>,
-        nbf: Option<u64>,
+        not_before: (Option<u64>, Option<u64>),
     ) {
         if token.len() > CACHEABLE_TOKEN_LEN {
             return;
@@ -166,7 +169,7 @@ impl VerifiedCache {
             claims,
             alg,
             kid,
-            nbf,
+            not_before,
         };
         let mut shard = lock(shard);
         if shard.len() >= self.per_shard
@@ -220,7 +223,7 @@ mod tests {
                 claims(&token),
                 Algorithm::HS256,
                 None,
-                None,
+                (None, None),
             );
             assert!(cache.len() <= cache.capacity());
         }
@@ -233,7 +236,7 @@ mod tests {
             claims("l"),
             Algorithm::HS256,
             None,
-            None,
+            (None, None),
         );
         assert!(cache.get(long.as_bytes(), &keys).is_none());
         assert!(VerifiedCache::new(0).is_none());
@@ -249,10 +252,13 @@ mod tests {
             claims("j"),
             Algorithm::HS256,
             None,
-            Some(5),
+            (Some(5), Some(4)),
         );
         let hit = cache.get(b"a.b.c", &k1).unwrap();
-        assert_eq!((hit.claims.jti(), hit.nbf), ("j", Some(5)));
+        assert_eq!(
+            (hit.claims.jti(), hit.nbf, hit.iat),
+            ("j", Some(5), Some(4))
+        );
         assert!(cache.get(b"a.b.d", &k1).is_none());
         assert!(cache.get(b"a.b.cc", &k1).is_none());
         // Another set (even with the same keys) is a miss, and the entry goes.

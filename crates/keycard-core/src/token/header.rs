@@ -1,10 +1,13 @@
 //! The JOSE header, parsed into the few members the verifier reads.
 //!
-//! Exactly as strict as parsing the header into a `serde_json::Map` and reading it: the same
+//! At least as strict as parsing the header into a `serde_json::Map` and reading it: the same
 //! `serde_json` parser validates every member's value (other members' values are parsed as
 //! `Value` and dropped), a duplicate member — known or not — refuses the whole header, and
-//! anything that is not one JSON object is refused. Only the allocations are gone: the
-//! members keycard reads borrow from the decoded bytes unless they contain escapes.
+//! anything that is not one JSON object is refused. Registered parameters keycard does not
+//! use must still have their registered types (RFC 7515 §4.1, RFC 8555 §6.4): `cty`, `jku`,
+//! `x5u`, `x5t`, `x5t#S256`, `url`, `nonce` strings, `x5c` an array of strings, `jwk` a JWK
+//! (as jsonwebtoken reads it) — a header jsonwebtoken would refuse is never accepted here.
+//! The members keycard reads borrow from the decoded bytes unless they contain escapes.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -78,6 +81,15 @@ impl<'de> Visitor<'de> for HeaderVisitor {
                 "enc" => 64,
                 _ => 0,
             };
+            // Parameters keycard ignores, but only when they have their registered types.
+            let registered = match &*name {
+                "cty" | "jku" | "x5u" | "x5t" | "x5t#S256" | "url" | "nonce" => {
+                    Some(Registered::Str)
+                }
+                "x5c" => Some(Registered::StrArray),
+                "jwk" => Some(Registered::Jwk),
+                _ => None,
+            };
             let unique = if bit == 0 {
                 others.insert(name)
             } else {
@@ -87,6 +99,22 @@ impl<'de> Visitor<'de> for HeaderVisitor {
             };
             if !unique {
                 return Err(A::Error::custom("duplicate member"));
+            }
+            if let Some(kind) = registered {
+                match kind {
+                    Registered::Str => {
+                        if !matches!(m.next_value::<Member<'de>>()?, Member::Str(_)) {
+                            return Err(A::Error::custom("mistyped header parameter"));
+                        }
+                    }
+                    Registered::StrArray => {
+                        m.next_value::<Vec<String>>()?;
+                    }
+                    Registered::Jwk => {
+                        m.next_value::<jsonwebtoken::jwk::Jwk>()?;
+                    }
+                }
+                continue;
             }
             let value: Member<'de> = m.next_value()?;
             match bit {
@@ -99,6 +127,13 @@ impl<'de> Visitor<'de> for HeaderVisitor {
         }
         Ok(h)
     }
+}
+
+/// The types of the registered header parameters keycard checks without using.
+enum Registered {
+    Str,
+    StrArray,
+    Jwk,
 }
 
 /// A member name, borrowed from the input unless it holds escapes.
@@ -274,6 +309,39 @@ mod tests {
         }
         let deep = format!("{{\"x\":{}{}}}", "[".repeat(200), "]".repeat(200));
         same(deep.as_bytes());
+    }
+
+    #[test]
+    fn registered_parameters_must_have_their_registered_types() {
+        for ok in [
+            &br#"{"alg":"HS256","cty":"JWT","x5t":"abc","x5t#S256":"d","jku":"https://x"}"#[..],
+            br#"{"alg":"HS256","x5c":["MIIB"],"url":"u","nonce":"n"}"#,
+            br#"{"alg":"HS256","x5c":[]}"#,
+            br#"{"alg":"HS256","jwk":{"kty":"oct","k":"AAAA"}}"#,
+        ] {
+            assert!(
+                JoseHeader::parse(ok).is_some(),
+                "{}",
+                String::from_utf8_lossy(ok)
+            );
+        }
+        for bad in [
+            &br#"{"alg":"HS256","cty":5}"#[..],
+            br#"{"alg":"HS256","cty":null}"#,
+            br#"{"alg":"HS256","x5u":["a"]}"#,
+            br#"{"alg":"HS256","x5c":"MIIB"}"#,
+            br#"{"alg":"HS256","x5c":[1]}"#,
+            br#"{"alg":"HS256","jwk":"k"}"#,
+            br#"{"alg":"HS256","jwk":[]}"#,
+            br#"{"alg":"HS256","nonce":{}}"#,
+            br#"{"alg":"HS256","cty":"a","cty":"a"}"#,
+        ] {
+            assert!(
+                JoseHeader::parse(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

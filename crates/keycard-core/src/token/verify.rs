@@ -8,11 +8,14 @@
 //! 3. the header: a JSON object without duplicate members; `alg` a string naming an
 //!    algorithm of the key set (never `none`, never a case variant); `kid`, when present, a
 //!    string naming a key pinned to that algorithm; `crit`, `b64`, `zip`, `enc` refused;
-//!    `typ`, when present, `JWT` or `at+jwt`;
+//!    `typ`, when present, `JWT` or `at+jwt`; the other registered parameters, when present,
+//!    of their registered types (`cty`, `jku`, `x5u`, `x5t`, `x5t#S256`, `url`, `nonce`
+//!    strings, `x5c` an array of strings, `jwk` a JWK);
 //! 4. the signature, with the selected key;
 //! 5. the payload: a JSON object without duplicate members; `exp` required, a NumericDate
 //!    (integer or float) and `exp > now - leeway`; `nbf` and `iat` NumericDates when present,
-//!    not in the future beyond the leeway; `iss` and `aud` required and matched when
+//!    not in the future beyond the leeway (a fraction of a second rounds each check towards
+//!    refusal: `exp` down, `nbf` and `iat` up); `iss` and `aud` required and matched when
 //!    configured, `aud` refused when not; the token type, `jti` and user id claims required.
 //!
 //! Every failure is a [`TokenError`] from the fixed vocabulary.
@@ -165,9 +168,10 @@ impl Verifier {
             // Remembered under the set that verified it; if a swap came in between, not at all.
             let current = s.keys.current();
             if std::ptr::eq(Arc::as_ptr(&current), &*keys) {
-                // The verifier proved `nbf`, when present, a NumericDate.
-                let nbf = claims.get("nbf").and_then(|v| numeric_date(v).ok());
-                cache.insert(token, current, claims.clone(), alg, kid.clone(), nbf);
+                // The verifier proved `nbf` and `iat`, when present, NumericDates.
+                let ceil = |name| claims.get(name).and_then(|v| numeric_date_ceil(v).ok());
+                let not_before = (ceil("nbf"), ceil("iat"));
+                cache.insert(token, current, claims.clone(), alg, kid.clone(), not_before);
             }
         }
         Ok((claims, alg, kid))
@@ -191,7 +195,7 @@ impl Verifier {
         if hit.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(TokenError::NotYetValid);
         }
-        if c.iat().is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        if hit.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
             return Err(TokenError::IssuedInFuture);
         }
         if !kinds.is_empty() && !kinds.contains(&c.kind()) {
@@ -248,17 +252,16 @@ impl Verifier {
             return Err(TokenError::Expired);
         }
         if let Some(nbf) = all.get("nbf")
-            && numeric_date(nbf)? > now.saturating_add(leeway)
+            && numeric_date_ceil(nbf)? > now.saturating_add(leeway)
         {
             return Err(TokenError::NotYetValid);
         }
         let iat = match all.get("iat") {
             Some(v) => {
-                let iat = numeric_date(v)?;
-                if iat > now.saturating_add(leeway) {
+                if numeric_date_ceil(v)? > now.saturating_add(leeway) {
                     return Err(TokenError::IssuedInFuture);
                 }
-                Some(iat)
+                Some(numeric_date(v)?)
             }
             None => None,
         };
@@ -469,6 +472,16 @@ fn decode_object(b64: &[u8]) -> Result<Map<String, Value>, TokenError> {
 /// Reads a NumericDate (RFC 7519 §2: integer or not), floored to whole seconds. Negative,
 /// non-finite and absurdly large values are invalid claims.
 fn numeric_date(v: &Value) -> Result<u64, TokenError> {
+    numeric_date_rounded(v, f64::floor)
+}
+
+/// [`numeric_date`], a fraction of a second rounded up: for the "not in the future" checks
+/// (`nbf`, `iat`), so that rounding never accepts what the exact value refuses.
+fn numeric_date_ceil(v: &Value) -> Result<u64, TokenError> {
+    numeric_date_rounded(v, f64::ceil)
+}
+
+fn numeric_date_rounded(v: &Value, round: fn(f64) -> f64) -> Result<u64, TokenError> {
     let Value::Number(n) = v else {
         return Err(TokenError::InvalidClaim);
     };
@@ -478,8 +491,8 @@ fn numeric_date(v: &Value) -> Result<u64, TokenError> {
         if !f.is_finite() || f < 0.0 || f > MAX_NUMERIC_DATE as f64 {
             return Err(TokenError::InvalidClaim);
         }
-        // In range and finite: the cast is exact up to the fraction it drops.
-        f.floor() as u64
+        // In range and finite: the cast is exact once rounded.
+        round(f) as u64
     } else {
         return Err(TokenError::InvalidClaim);
     };
