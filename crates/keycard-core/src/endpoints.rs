@@ -512,12 +512,5 @@ fn error_response(tokens: &TokenService, e: AuthError) -> EndpointResponse {
 }
 
 fn challenge(tokens: &TokenService) -> Challenge {
-    let s = tokens.settings();
-    // The settings builder guarantees at least one header type.
-    let scheme = s
-        .header_types()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Bearer".to_owned());
-    Challenge::new(scheme, s.realm().to_owned(), true)
+    tokens.settings().challenge()
 }

@@ -298,6 +298,17 @@ impl Settings {
     pub fn realm(&self) -> &str {
         &self.realm
     }
+    /// The token authenticators' challenge: the first header type in the realm, with RFC 6750
+    /// attributes (`Bearer realm="api"`).
+    pub fn challenge(&self) -> crate::error::Challenge {
+        // The builder guarantees at least one header type.
+        let scheme = self
+            .header_types
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "Bearer".to_owned());
+        crate::error::Challenge::new(scheme, self.realm.clone(), true)
+    }
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock

@@ -51,22 +51,7 @@ impl CookieAuthentication {
 
     async fn run(&self, token: &[u8], head: &RequestHead<'_>) -> Result<Identity, AuthError> {
         let claims = self.tokens.verify_access_bytes(token).await?;
-        let user = self
-            .tokens
-            .users()
-            .find_by_id(claims.user_id())
-            .await
-            .map_err(|e| {
-                tracing::error!(target: "keycard::store", error = %e, "user store failed");
-                AuthError::ServiceUnavailable
-            })?;
-        let user = user.ok_or_else(AuthError::user_not_found)?;
-        if !user.is_active && self.tokens.settings().check_user_is_active() {
-            return Err(AuthError::user_inactive());
-        }
-        if self.tokens.password_changed(&claims, &user) {
-            return Err(AuthError::password_changed());
-        }
+        let user = super::jwt::load_user(&self.tokens, &claims).await?;
         // After the token, as DRF enforces CSRF once the user is known: a request whose cookie
         // is stale is answered 401 (refresh), not 403.
         check_csrf(&self.cookies, head.method, head.headers)?;

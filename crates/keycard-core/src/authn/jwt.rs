@@ -74,14 +74,30 @@ fn jwt_shaped(t: &[u8]) -> bool {
 }
 
 fn challenge_for(tokens: &TokenService) -> Challenge {
-    let s = tokens.settings();
-    // The builder guarantees at least one header type.
-    let scheme = s
-        .header_types()
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "Bearer".to_owned());
-    Challenge::new(scheme, s.realm().to_owned(), true)
+    tokens.settings().challenge()
+}
+
+/// Loads the user a verified access token names, as DRF's `JWTAuthentication.get_user`:
+/// gone → `user_not_found`, inactive (when checked) → `user_inactive`, password changed
+/// (when checked) → `password_changed`; a store failure is 503. Shared by every
+/// user-loading token authenticator.
+pub(crate) async fn load_user(tokens: &TokenService, claims: &Claims) -> Result<User, AuthError> {
+    let user = tokens
+        .users()
+        .find_by_id(claims.user_id())
+        .await
+        .map_err(|e| {
+            tracing::error!(target: "keycard::store", error = %e, "user store failed");
+            AuthError::ServiceUnavailable
+        })?;
+    let user = user.ok_or_else(AuthError::user_not_found)?;
+    if !user.is_active && tokens.settings().check_user_is_active() {
+        return Err(AuthError::user_inactive());
+    }
+    if tokens.password_changed(claims, &user) {
+        return Err(AuthError::password_changed());
+    }
+    Ok(user)
 }
 
 /// DRF's `JWTAuthentication`: verifies the bearer token with the token engine, checks its
@@ -122,22 +138,7 @@ impl JwtAuthentication {
 
     async fn run(&self, token: &[u8]) -> Result<Identity, AuthError> {
         let claims = self.tokens.verify_access_bytes(token).await?;
-        let user = self
-            .tokens
-            .users()
-            .find_by_id(claims.user_id())
-            .await
-            .map_err(|e| {
-                tracing::error!(target: "keycard::store", error = %e, "user store failed");
-                AuthError::ServiceUnavailable
-            })?;
-        let user = user.ok_or_else(AuthError::user_not_found)?;
-        if !user.is_active && self.tokens.settings().check_user_is_active() {
-            return Err(AuthError::user_inactive());
-        }
-        if self.tokens.password_changed(&claims, &user) {
-            return Err(AuthError::password_changed());
-        }
+        let user = load_user(&self.tokens, &claims).await?;
         Ok(Identity::from_token(user, claims, "jwt"))
     }
 }
