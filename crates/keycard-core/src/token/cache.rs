@@ -80,7 +80,8 @@ type Shard = HashMap<u64, Entry, BuildHasherDefault<Prehashed>>;
 pub(crate) struct VerifiedCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
-    hasher: RandomState,
+    /// Per-cache random keys of the slot hash.
+    keys: (u64, u64),
 }
 
 impl fmt::Debug for VerifiedCache {
@@ -103,7 +104,10 @@ impl VerifiedCache {
         Some(Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard,
-            hasher: RandomState::new(),
+            keys: {
+                let r = RandomState::new();
+                (r.hash_one(0x6b63_u16), r.hash_one(0x6361_u16))
+            },
         })
     }
 
@@ -115,11 +119,21 @@ impl VerifiedCache {
         self.shards.iter().map(|s| lock(s).len()).sum()
     }
 
-    /// A keyed hash of the token's length and last bytes (its signature: unpredictable for
-    /// any token that verified); the whole token is compared on a hit.
+    /// A keyed hash of the token's length and last 16 bytes — its signature's: unpredictable
+    /// for any token that verified, the only tokens ever inserted. A token crafted to land
+    /// on an entry's slot costs one probe and a comparison of the whole token, then a full
+    /// verification: nothing a client sends can lengthen the probes (the shards stay
+    /// below capacity) or make a miss look like a hit.
     fn slot(&self, token: &[u8]) -> (u64, &Mutex<Shard>) {
-        let tail = &token[token.len().saturating_sub(48)..];
-        let h = self.hasher.hash_one((token.len(), tail));
+        let n = token.len();
+        let word = |end: usize| {
+            let mut w = [0u8; 8];
+            let start = end.saturating_sub(8);
+            w[8 - (end - start)..].copy_from_slice(&token[start..end]);
+            u64::from_le_bytes(w)
+        };
+        let (a, b) = (word(n), word(n.saturating_sub(8)));
+        let h = mix(a ^ self.keys.0, b ^ self.keys.1 ^ n as u64);
         // Bits the shard's own table does not use (it takes the low bits and the top seven).
         (h, &self.shards[(h >> 32) as usize % SHARDS])
     }
@@ -180,6 +194,13 @@ impl VerifiedCache {
         }
         shard.insert(h, entry);
     }
+}
+
+/// Folded multiply: every bit of both words reaches every bit of the result.
+fn mix(a: u64, b: u64) -> u64 {
+    let m = u128::from(a).wrapping_mul(u128::from(b | 1) ^ 0x9e37_79b9_7f4a_7c15);
+    let h = (m as u64) ^ ((m >> 64) as u64);
+    h ^ h.rotate_left(29)
 }
 
 // A poisoned lock only means a thread panicked while holding it; every operation leaves
