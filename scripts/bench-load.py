@@ -5,7 +5,7 @@
     python3 scripts/bench-load.py --rounds 5 --duration 10 --out docs/bench/results.json
 
 Builds benches/load (release), then for each round starts every server in turn — bare axum,
-axum + keycard, axum + axum-jwt-auth, bare actix-web, actix-web + keycard, actix-web +
+axum + keycard (two ways of layering it), axum + axum-jwt-auth, bare actix-web, actix-web + keycard, actix-web +
 actix-web-httpauth — pinned to one core (taskset), and drives it with wrk pinned to another,
 on loopback, with the same HS256 bearer token. The order of the servers rotates from one
 round to the next, so that slow drifts of the machine's load spread over all of them.
@@ -33,11 +33,16 @@ CRATE = os.path.join(ROOT, "benches", "load")
 SERVERS = [
     ("axum-bare", "axum-bare"),
     ("axum-keycard", "axum-bare"),
+    ("axum-keycard-sb", "axum-bare"),
     ("axum-peer", "axum-bare"),
     ("actix-bare", "actix-bare"),
     ("actix-keycard", "actix-bare"),
     ("actix-peer", "actix-bare"),
 ]
+NOTES = {
+    "axum-keycard": "AuthLayer and RequireLayer, one route_layer each (as the examples)",
+    "axum-keycard-sb": "the same two layers in one route_layer(ServiceBuilder)",
+}
 PEERS = {
     "axum-peer": "axum-jwt-auth 0.7 (jsonwebtoken 10)",
     "actix-peer": "actix-web-httpauth 0.8 + jsonwebtoken 12 decode",
@@ -133,6 +138,8 @@ def one(args, binary, name, token, port):
         r = run_wrk(args, url, token, args.duration, args.server_core, args.wrk_core)
         after = cpu_ticks(server.pid)
         r["cpu_us_per_req"] = (after - before) / CLK_TCK * 1e6 / max(r["requests"], 1)
+        # Below 100 %: the server was not the bottleneck (wrk, or the machine's other load).
+        r["server_cpu_pct"] = (after - before) / CLK_TCK / args.duration * 100
         r["rss_kib"] = rss_kib(server.pid)
         if r["non2xx"] or r["socket_errors"]:
             die(f"{name}: {r['non2xx']} non-2xx responses, socket errors {r['socket_errors']!r}")
@@ -184,7 +191,7 @@ def main():
             r = one(args, binary, name, token, args.port)
             r["round"] = rnd
             runs[name].append(r)
-            print(f"  round {rnd + 1} {name:14s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.3f} ms  "
+            print(f"  round {rnd + 1} {name:16s} {r['rps']:10.0f} req/s  p50 {r['p50_ms']:.3f} ms  "
                   f"p99 {r['p99_ms']:.3f} ms  {r['cpu_us_per_req']:.2f} us CPU/req", flush=True)
     load_after = loadavg()
 
@@ -199,24 +206,27 @@ def main():
             "server": name,
             "baseline": base,
             "peer": PEERS.get(name),
+            "note": NOTES.get(name),
             "rps": med([r["rps"] for r in rs]),
             "p50_ms": med([r["p50_ms"] for r in rs]),
             "p99_ms": med([r["p99_ms"] for r in rs]),
             "cpu_us_per_req": med([r["cpu_us_per_req"] for r in rs]),
+            "server_cpu_pct": med([r["server_cpu_pct"] for r in rs]),
             "ratio": med(ratios),
             "ratios": ratios,
             "runs": rs,
         })
 
     print()
-    print(f"{'server':15s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>11s} {'x bare':>7s}")
+    print(f"{'server':16s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU us/req':>11s} "
+          f"{'server CPU':>10s} {'x bare':>7s}")
     for row in rows:
-        print(f"{row['server']:15s} {row['rps']:10.0f} {row['p50_ms']:8.3f} {row['p99_ms']:8.3f} "
-              f"{row['cpu_us_per_req']:11.2f} {row['ratio']:7.3f}")
+        print(f"{row['server']:16s} {row['rps']:10.0f} {row['p50_ms']:8.3f} {row['p99_ms']:8.3f} "
+              f"{row['cpu_us_per_req']:11.2f} {row['server_cpu_pct']:9.0f}% {row['ratio']:7.3f}")
     print(f"load average: before {load_before}, after {load_after}; medians of {args.rounds} interleaved rounds")
-    for name, peer in PEERS.items():
+    for name, what in list(NOTES.items()) + list(PEERS.items()):
         if name in runs:
-            print(f"  {name}: {peer}")
+            print(f"  {name}: {what}")
 
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

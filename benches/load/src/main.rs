@@ -4,7 +4,8 @@
 //! | name            | what answers `GET /` with `hello, world`                                  |
 //! |-----------------|---------------------------------------------------------------------------|
 //! | `axum-bare`     | axum 0.8, no authentication                                               |
-//! | `axum-keycard`  | + keycard: `AuthLayer` (user-loading `JwtAuthentication`, in-memory user and revocation stores) and `RequireLayer(IsAuthenticated)` |
+//! | `axum-keycard`  | + keycard: `AuthLayer` (user-loading `JwtAuthentication`, in-memory user and revocation stores) and `RequireLayer(IsAuthenticated)`, each with `route_layer`, as the examples do |
+//! | `axum-keycard-sb` | the same two layers in one `route_layer(ServiceBuilder)`: one axum `Route` box less per request |
 //! | `axum-peer`     | + axum-jwt-auth 0.7 (`Claims<T>` extractor, `LocalDecoder`, jsonwebtoken 10) |
 //! | `actix-bare`    | actix-web 4, one worker, no authentication                                |
 //! | `actix-keycard` | + keycard: `KeycardAuth` (same chain and stores) and `RequirePolicy(IsAuthenticated)` |
@@ -16,6 +17,7 @@
 //! ```text
 //! keycard-load-bench token
 //! keycard-load-bench serve <name> <address>
+//! keycard-load-bench sizes        # the sizes of the futures on keycard's request path
 //! ```
 
 use std::net::SocketAddr;
@@ -69,10 +71,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["token"] => println!("{}", mint()),
+        ["sizes"] => sizes(),
         ["serve", name, addr] => {
             let addr: SocketAddr = addr.parse().expect("an address, like 127.0.0.1:8080");
             match *name {
-                "axum-bare" | "axum-keycard" | "axum-peer" => axum_server::run(name, addr),
+                "axum-bare" | "axum-keycard" | "axum-keycard-sb" | "axum-peer" => axum_server::run(name, addr),
                 "actix-bare" | "actix-keycard" | "actix-peer" => actix_server::run(name, addr),
                 other => panic!("unknown server {other}"),
             }
@@ -82,6 +85,17 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Sizes of the futures on keycard's request path (they are boxed: large ones cost).
+fn sizes() {
+    let tokens = token_service();
+    let chain = chain(&tokens);
+    let req = axum::http::Request::get("/").body(()).expect("a request");
+    let head = keycard_core::RequestHead::from_http(&req);
+    println!("Authenticators::outcome {}", std::mem::size_of_val(&chain.outcome(&head)));
+    println!("TokenService::verify_access_bytes {}", std::mem::size_of_val(&tokens.verify_access_bytes(b"x")));
+    println!("UserStore::find_by_id (boxed) {}", std::mem::size_of_val(&tokens.users().find_by_id("1")));
 }
 
 fn mint() -> String {
@@ -158,6 +172,14 @@ mod axum_server {
                     .route("/", get(hello))
                     .route_layer(RequireLayer::new(IsAuthenticated))
                     .route_layer(AuthLayer::new(chain(&tokens)))
+            }
+            "axum-keycard-sb" => {
+                let tokens = token_service();
+                Router::new().route("/", get(hello)).route_layer(
+                    tower::ServiceBuilder::new()
+                        .layer(AuthLayer::new(chain(&tokens)))
+                        .layer(RequireLayer::new(IsAuthenticated)),
+                )
             }
             _ => Router::new()
                 .route("/", get(hello_peer))
