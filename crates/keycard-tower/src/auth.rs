@@ -541,6 +541,43 @@ mod tests {
         assert_eq!(svc.oneshot(get(None)).await.unwrap().into_body(), b"7");
     }
 
+    /// Waits once (a store on the network) before answering.
+    struct Slow;
+    impl Authenticator for Slow {
+        fn authenticate<'a>(&'a self, head: &'a RequestHead<'_>) -> BoxFuture<'a, Outcome> {
+            let refuse =
+                head.headers.lookup("x-refuse") != keycard_core::authn::HeaderLookup::Missing;
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                if refuse {
+                    Outcome::Failed(AuthError::ServiceUnavailable)
+                } else {
+                    Outcome::Authenticated(Identity::from_user(User::new("9", "slow"), "slow"))
+                }
+            })
+        }
+        fn challenge(&self) -> Option<Challenge> {
+            Some(Challenge::bearer("api"))
+        }
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chain_that_has_to_wait_is_polled_again_by_the_response_future() {
+        let svc = Auth::new(service_fn(whoami), Authenticators::new().with(Slow));
+        assert_eq!(
+            svc.clone().oneshot(get(None)).await.unwrap().into_body(),
+            b"9"
+        );
+        let mut req = get(None);
+        req.headers_mut()
+            .insert("x-refuse", HeaderValue::from_static("1"));
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
     #[test]
     fn the_future_is_send_when_the_inner_one_is() {
         fn assert_send<T: Send>(_: &T) {}
