@@ -25,8 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keycard_core::{
-    Authenticators, InMemoryRevocationStore, InMemoryUserStore, IsAuthenticated,
-    JwtAuthentication, Settings, TokenService, User,
+    Authenticators, InMemoryRevocationStore, InMemoryUserStore, IsAuthenticated, JwtAuthentication,
+    Settings, TokenService, User,
 };
 use serde::Deserialize;
 
@@ -69,13 +69,20 @@ struct PeerClaims {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["token"] => println!("{}", mint()),
         ["sizes"] => sizes(),
         ["serve", name, addr] => {
             let addr: SocketAddr = addr.parse().expect("an address, like 127.0.0.1:8080");
             match *name {
-                "axum-bare" | "axum-keycard" | "axum-keycard-sb" | "axum-peer" => axum_server::run(name, addr),
+                "axum-bare" | "axum-keycard" | "axum-keycard-sb" | "axum-peer" => {
+                    axum_server::run(name, addr)
+                }
                 "actix-bare" | "actix-keycard" | "actix-peer" => actix_server::run(name, addr),
                 other => panic!("unknown server {other}"),
             }
@@ -93,9 +100,18 @@ fn sizes() {
     let chain = chain(&tokens);
     let req = axum::http::Request::get("/").body(()).expect("a request");
     let head = keycard_core::RequestHead::from_http(&req);
-    println!("Authenticators::outcome {}", std::mem::size_of_val(&chain.outcome(&head)));
-    println!("TokenService::verify_access_bytes {}", std::mem::size_of_val(&tokens.verify_access_bytes(b"x")));
-    println!("UserStore::find_by_id (boxed) {}", std::mem::size_of_val(&tokens.users().find_by_id("1")));
+    println!(
+        "Authenticators::outcome {}",
+        std::mem::size_of_val(&chain.outcome(&head))
+    );
+    println!(
+        "TokenService::verify_access_bytes {}",
+        std::mem::size_of_val(&tokens.verify_access_bytes(b"x"))
+    );
+    println!(
+        "UserStore::find_by_id (boxed) {}",
+        std::mem::size_of_val(&tokens.users().find_by_id("1"))
+    );
 }
 
 fn mint() -> String {
@@ -223,8 +239,7 @@ mod actix_server {
         let Some(peer) = req.app_data::<web::Data<PeerKey>>() else {
             return Err((actix_web::error::ErrorInternalServerError("no key"), req));
         };
-        match jsonwebtoken::decode::<PeerClaims>(credentials.token(), &peer.key, &peer.validation)
-        {
+        match jsonwebtoken::decode::<PeerClaims>(credentials.token(), &peer.key, &peer.validation) {
             Ok(data) => {
                 req.extensions_mut().insert(data.claims);
                 Ok(req)
@@ -253,11 +268,7 @@ mod actix_server {
                             .wrap(KeycardAuth::new(chain(&tokens)))
                             .to(hello),
                     ),
-                    _ => app.service(
-                        route
-                            .wrap(HttpAuthentication::bearer(validator))
-                            .to(hello),
-                    ),
+                    _ => app.service(route.wrap(HttpAuthentication::bearer(validator)).to(hello)),
                 }
             })
             .workers(1)
