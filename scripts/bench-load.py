@@ -3,6 +3,7 @@
 
     python3 scripts/bench-load.py                  # 3 rounds x 5 s per server
     python3 scripts/bench-load.py --rounds 5 --duration 10 --out docs/bench/results.json
+    python3 scripts/bench-load.py --soak 600       # the memory-flatness run (10 minutes)
 
 Builds benches/load (release), then for each round starts every server in turn — bare axum,
 axum + keycard (two ways of layering it), axum + axum-jwt-auth, bare actix-web, actix-web + keycard, actix-web +
@@ -171,7 +172,17 @@ def main():
     p.add_argument("--out", help="write the results as JSON here (e.g. docs/bench/results.json)")
     p.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR", os.path.join(CRATE, "target")))
     p.add_argument("--binary", help="use this keycard-load-bench binary instead of building one")
+    p.add_argument("--soak", type=int, metavar="SECONDS",
+                   help="instead of the load comparison: login/refresh/request/logout cycles against "
+                        "the in-memory stores for SECONDS, printing RSS every 10 s and its spread "
+                        "after the first minute (target: within 10 %%)")
     args = p.parse_args()
+    if args.soak:
+        binary = args.binary or build(args.target_dir)
+        print(f"soak: {args.soak} s on core {args.server_core}; load average {loadavg()}", flush=True)
+        subprocess.run(["taskset", "-c", args.server_core, binary, "soak", str(args.soak)], check=True)
+        print(f"load average after: {loadavg()}")
+        return
 
     for tool in ("wrk", "taskset", "cargo"):
         if shutil.which(tool) is None and not (tool == "cargo" and args.binary):

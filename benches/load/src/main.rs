@@ -18,6 +18,7 @@
 //! keycard-load-bench token
 //! keycard-load-bench serve <name> <address>
 //! keycard-load-bench sizes        # the sizes of the futures on keycard's request path
+//! keycard-load-bench soak <secs>  # login / refresh / requests / logout cycles, RSS over time
 //! ```
 
 use std::net::SocketAddr;
@@ -77,6 +78,7 @@ fn main() {
     {
         ["token"] => println!("{}", mint()),
         ["sizes"] => sizes(),
+        ["soak", secs] => soak(secs.parse().expect("a number of seconds")),
         ["serve", name, addr] => {
             let addr: SocketAddr = addr.parse().expect("an address, like 127.0.0.1:8080");
             match *name {
@@ -112,6 +114,87 @@ fn sizes() {
         "UserStore::find_by_id (boxed) {}",
         std::mem::size_of_val(&tokens.users().find_by_id("1"))
     );
+}
+
+/// The memory-flatness run: login, ten requests, refresh (rotating, blacklisting the spent
+/// token), a request with the new token, logout — in a loop against the in-memory stores,
+/// with lifetimes short enough (access 5 s, refresh 20 s) that records expire and are purged
+/// during the run. Prints the resident set size every 10 s, then the spread after the first
+/// minute (the stores fill up to their steady state during it).
+fn soak(secs: u64) {
+    let users = InMemoryUserStore::new();
+    users.insert(User::new("1", "alice"), "alice-password");
+    let alice = users.get("1").expect("just inserted");
+    let settings = Settings::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .access_lifetime(Duration::from_secs(5))
+        .refresh_lifetime(Duration::from_secs(20))
+        .rotate_refresh_tokens(true)
+        .blacklist_after_rotation(true)
+        .build()
+        .expect("valid settings");
+    let tokens = TokenService::builder(settings)
+        .users(users)
+        .store(InMemoryRevocationStore::new())
+        .build()
+        .expect("a token service");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let start = std::time::Instant::now();
+    let mut next_sample = Duration::ZERO;
+    let mut samples = Vec::new();
+    let mut cycles = 0u64;
+    rt.block_on(async {
+        while start.elapsed() < Duration::from_secs(secs) {
+            let pair = tokens.obtain_for(&alice).await.expect("login");
+            for _ in 0..10 {
+                tokens.verify_access(&pair.access).await.expect("request");
+            }
+            let refresh = pair.refresh.expect("a refresh token");
+            let next = tokens.refresh(&refresh).await.expect("refresh");
+            tokens.verify_access(&next.access).await.expect("request");
+            tokens
+                .blacklist(&next.refresh.expect("rotated"))
+                .await
+                .expect("logout");
+            cycles += 1;
+            if start.elapsed() >= next_sample {
+                let rss = rss_kib();
+                println!(
+                    "t={:>4}s cycles={cycles:>9} rss={rss} KiB",
+                    next_sample.as_secs()
+                );
+                samples.push((next_sample.as_secs(), rss));
+                next_sample += Duration::from_secs(10);
+            }
+        }
+    });
+    let steady: Vec<u64> = samples
+        .iter()
+        .filter(|(t, _)| *t >= 60)
+        .map(|(_, r)| *r)
+        .collect();
+    if let (Some(lo), Some(hi)) = (steady.iter().min(), steady.iter().max()) {
+        let mid = (lo + hi) as f64 / 2.0;
+        println!(
+            "after the first minute: RSS {lo}..{hi} KiB, {:.1} % either side of the middle; {cycles} cycles",
+            (hi - lo) as f64 / 2.0 / mid * 100.0
+        );
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn mint() -> String {
